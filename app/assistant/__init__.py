@@ -1,0 +1,1 @@
+"""The AI assistant: one reply pipeline for every channel, memory, chat API."""

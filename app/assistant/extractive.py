@@ -1,0 +1,32 @@
+"""The offline answer: the passages' own sentences that best answer the question.
+
+Used when no Ollama answers (the embedded default) or when it fails. It is
+labelled as such everywhere it is shown; it never invents a word.
+"""
+
+import re
+
+import numpy as np
+
+from app.knowledge.embeddings import get_embedder
+
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
+MAX_SENTENCES = 3
+
+
+def sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in SENTENCE.split(text)]
+    return [p for p in parts if len(p) >= 20 and not p.endswith(":")]
+
+
+def extractive_answer(question: str, hits, model: str) -> str:
+    """Up to three sentences from the top passages, most relevant first, in reading order."""
+    candidates = [(rank, n, s) for rank, hit in enumerate(hits[:3]) for n, s in enumerate(sentences(hit.chunk.content))]
+    if not candidates:
+        return hits[0].chunk.content[:500] if hits else ""
+    embedder = get_embedder(model)
+    matrix = np.asarray(embedder.embed_documents([s for *_, s in candidates]), dtype=np.float32)
+    query = np.asarray(embedder.embed_query(question), dtype=np.float32)
+    scores = matrix @ query - 0.03 * np.array([rank for rank, *_ in candidates])  # prefer the best passage
+    best = sorted(np.argsort(-scores)[:MAX_SENTENCES], key=lambda i: (candidates[i][0], candidates[i][1]))
+    return " ".join(candidates[i][2] for i in best)

@@ -1,0 +1,148 @@
+"""Configuration from the environment.
+
+Every setting has an embedded default so `make run` works on a laptop with
+nothing else installed; production sets DATABASE_URL, REDIS_URL, CHROMA_HOST,
+OLLAMA_HOST and a real SECRET_KEY.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+# The placeholder key used in development; production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production"
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    value = env_str(name)
+    return int(value) if value is not None else default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def database_url() -> str:
+    url = env_str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'creator_hub.sqlite3'}")
+    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = env_str("REDIS_URL")  # None: in-process fakeredis + worker thread
+    CHROMA_HOST = env_str("CHROMA_HOST")  # None: PersistentClient under instance/
+    CHROMA_PORT = env_int("CHROMA_PORT", 8000)
+    CHROMA_PATH = env_str("CHROMA_PATH", str(INSTANCE_DIR / "chroma"))
+    OLLAMA_HOST = env_str("OLLAMA_HOST")  # None: offline extractive fallback
+    OLLAMA_TIMEOUT_SECONDS = env_int("OLLAMA_TIMEOUT_SECONDS", 60)
+    # Start an RQ worker thread inside the web process (embedded default only).
+    EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", True)
+
+    # Sessions and cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+    PREFERRED_URL_SCHEME = env_str("PREFERRED_URL_SCHEME", "http")
+    PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")  # used in e-mailed links when set
+
+    # Tokens (claims as in the service-endpoints guide)
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")  # defaults to SECRET_KEY
+    JWT_ALGORITHM = "HS256"
+    JWT_AUDIENCE = env_str("JWT_AUDIENCE", "coaching-platform")
+    JWT_ISSUER = env_str("JWT_ISSUER", "auth-service")
+    ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)
+    REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+    PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 3600)
+
+    # Request size: uploads may be large, JSON bodies may not.
+    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+    MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 1024 * 1024)
+
+    # Chat widget: visitor tokens are short-lived; the widget asks for a new one on reconnect.
+    WIDGET_TOKEN_TTL_SECONDS = env_int("WIDGET_TOKEN_TTL_SECONDS", 10 * 60)
+    WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", 16 * 1024)
+    WIDGET_MESSAGES_PER_MINUTE = env_int("WIDGET_MESSAGES_PER_MINUTE", 20)
+
+    # Knowledge ingestion
+    INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died
+    INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)
+    # Networks a URL import may reach besides the public internet (CIDRs, comma-separated).
+    URL_IMPORT_ALLOWED_NETWORKS = [
+        n.strip() for n in (env_str("URL_IMPORT_ALLOWED_NETWORKS", "") or "").split(",") if n.strip()
+    ]
+
+    # Rate limits per creator (creator-hub-api "Rate Limits"), per IP for auth.
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_API_GENERAL = env_str("RATELIMIT_API_GENERAL", "1000 per hour")
+    RATELIMIT_API_AI = env_str("RATELIMIT_API_AI", "100 per hour")
+    RATELIMIT_API_UPLOADS = env_str("RATELIMIT_API_UPLOADS", "50 per hour")
+    RATELIMIT_API_EXPORTS = env_str("RATELIMIT_API_EXPORTS", "10 per day")
+    RATELIMIT_WIDGET_SESSIONS = env_str("RATELIMIT_WIDGET_SESSIONS", "60 per minute")  # per visitor IP
+    RATELIMIT_AUTH_PER_IP = env_str("RATELIMIT_AUTH_PER_IP", "10 per minute")
+    RATELIMIT_LOGIN_PER_ACCOUNT = env_str("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes")
+
+    # Outgoing mail; with no MAIL_SERVER, messages are written to the log.
+    MAIL_SERVER = env_str("MAIL_SERVER")
+    MAIL_PORT = env_int("MAIL_PORT", 587)
+    MAIL_USERNAME = env_str("MAIL_USERNAME")
+    MAIL_PASSWORD = env_str("MAIL_PASSWORD")
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", True)
+    MAIL_FROM = env_str("MAIL_FROM", "Creator Hub <no-reply@localhost>")
+
+    PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)  # set to 1 behind one reverse proxy
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    SERVICE_NAME = "creator-hub"
+
+    # OpenAPI (flask-smorest); the document is served at /api/v1/openapi.json.
+    API_TITLE = "Creator Hub API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    EMBEDDED_WORKER = False  # tests start the worker thread only where they need it
+    RATELIMIT_API_GENERAL = "10000 per hour"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", False)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def select_config(name: str | None = None):
+    return CONFIGS[name or env_str("APP_ENV", "development")]

@@ -1,0 +1,14 @@
+"""All models, imported here so Alembic and the app see every table."""
+
+from app.models.accounts import (  # noqa: F401
+    AIPersona,
+    ApiKey,
+    AuthSession,
+    Creator,
+    Member,
+    RefreshToken,
+    Role,
+)
+from app.models.channels import Channel  # noqa: F401,E402
+from app.models.conversations import Conversation, ConversationStatus, EndUser, Memory, Message  # noqa: F401,E402
+from app.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, KnowledgeBase  # noqa: F401,E402

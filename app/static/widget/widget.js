@@ -1,0 +1,194 @@
+/* Creator Hub chat widget: <script src=".../static/widget/widget.js" data-channel="<id>" defer></script>
+ *
+ * Lives in a Shadow DOM so the host page's CSS cannot break it (nor it the page's).
+ * Every text from visitors, agents, documents or the model is set with textContent:
+ * nothing is ever parsed as HTML, so no markup, link or image in a message runs or loads.
+ */
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || !script.dataset.channel) return;
+  const channelId = script.dataset.channel;
+  const base = new URL(script.src).origin;
+  const storageKey = "creatorhub:visitor:" + channelId;
+
+  let socket = null;
+  let retries = 0;
+  let current = null; // the AI answer being streamed into
+  let open = false;
+
+  const host = document.createElement("div");
+  host.setAttribute("data-creatorhub-widget", channelId);
+  const root = host.attachShadow({ mode: "open" });
+  root.innerHTML = `
+    <style>
+      :host { all: initial; }
+      * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+      .launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0;
+        background: var(--accent); color: #fff; font-size: 24px; cursor: pointer; box-shadow: 0 6px 20px rgba(0,0,0,.25); z-index: 2147483000; }
+      .panel { position: fixed; right: 20px; bottom: 88px; width: min(370px, calc(100vw - 40px)); height: min(540px, calc(100vh - 120px));
+        background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.25); display: none; flex-direction: column;
+        overflow: hidden; z-index: 2147483000; color: #1f2433; font-size: 14px; }
+      .panel.open { display: flex; }
+      header { background: var(--accent); color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 10px; }
+      header img { width: 32px; height: 32px; border-radius: 50%; object-fit: cover; }
+      header strong { flex: 1; font-size: 15px; }
+      header button { background: none; border: 0; color: #fff; font-size: 18px; cursor: pointer; }
+      .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f6f7fb; }
+      .msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; word-wrap: break-word; line-height: 1.4; }
+      .msg.user { align-self: flex-end; background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }
+      .msg.ai, .msg.agent { align-self: flex-start; background: #fff; border: 1px solid #e4e7ef; border-bottom-left-radius: 4px; }
+      .msg.agent { border-color: #a7f3d0; background: #f0fdf4; }
+      .msg.system { align-self: center; background: none; color: #667085; font-size: 12px; text-align: center; }
+      .who { display: block; font-size: 11px; color: #667085; margin-bottom: 2px; }
+      .sources { margin-top: 6px; font-size: 12px; color: #667085; }
+      .sources li { margin-left: 14px; }
+      .note { font-size: 11px; color: #98a2b3; margin-top: 4px; }
+      .typing { align-self: flex-start; color: #667085; font-size: 12px; display: none; }
+      .typing.on { display: block; }
+      form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e4e7ef; background: #fff; }
+      textarea { flex: 1; resize: none; border: 1px solid #cfd4e2; border-radius: 8px; padding: 8px; font-size: 14px; height: 40px; }
+      .send { background: var(--accent); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; font-weight: 600; }
+      .human { border: 0; background: none; color: var(--accent); font-size: 12px; cursor: pointer; padding: 4px 12px 8px; text-align: left; }
+      .state { font-size: 11px; padding: 2px 12px; color: #b45309; background: #fffbeb; display: none; }
+      .state.on { display: block; }
+    </style>
+    <button class="launcher" type="button" aria-label="Open chat">💬</button>
+    <section class="panel" role="dialog" aria-label="Chat">
+      <header><img class="avatar" alt="" hidden><strong class="title">Chat</strong><button class="close" type="button" aria-label="Close">×</button></header>
+      <div class="state" role="status"></div>
+      <div class="log" aria-live="polite"></div>
+      <div class="typing">Typing…</div>
+      <button class="human" type="button">Talk to a human</button>
+      <form><textarea rows="1" placeholder="Type your question…" aria-label="Message" maxlength="4000"></textarea>
+        <button class="send" type="submit">Send</button></form>
+    </section>`;
+  const $ = (selector) => root.querySelector(selector);
+  const log = $(".log");
+  host.style.setProperty("--accent", "#4f46e5");
+
+  function visitorId() { try { return localStorage.getItem(storageKey); } catch (e) { return null; } }
+  function keepVisitorId(id) { try { localStorage.setItem(storageKey, id); } catch (e) { /* private mode */ } }
+
+  function bubble(sender, text, extra) {
+    const el = document.createElement("div");
+    el.className = "msg " + sender;
+    if (sender === "agent" || sender === "ai") {
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = sender === "agent" ? (extra && extra.agent_name) || "Team" : "Assistant";
+      el.appendChild(who);
+    }
+    const body = document.createElement("span");
+    body.className = "body";
+    body.textContent = text;
+    el.appendChild(body);
+    if (extra) decorate(el, extra);
+    log.appendChild(el);
+    log.scrollTop = log.scrollHeight;
+    return el;
+  }
+
+  function decorate(el, frame) {
+    if (frame.sources && frame.sources.length) {
+      const list = document.createElement("ul");
+      list.className = "sources";
+      const seen = new Set();
+      frame.sources.forEach((source) => {
+        if (seen.has(source.document_title)) return;
+        seen.add(source.document_title);
+        const item = document.createElement("li");
+        item.textContent = "Source: " + source.document_title + (source.section ? " — " + source.section : "");
+        list.appendChild(item);
+      });
+      el.appendChild(list);
+    }
+    if (frame.answer_mode === "extractive") {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = "Quoted from the course material (no AI model is connected).";
+      el.appendChild(note);
+    }
+  }
+
+  function setState(text) { const s = $(".state"); s.textContent = text || ""; s.classList.toggle("on", !!text); }
+
+  function onFrame(frame) {
+    if (frame.type === "connection_established") {
+      retries = 0;
+      setState("");
+      const config = frame.config || {};
+      host.style.setProperty("--accent", /^#[0-9a-fA-F]{6}$/.test(config.widget_color) ? config.widget_color : "#4f46e5");
+      $(".title").textContent = config.title || "Chat";
+      if (config.avatar_url) { $(".avatar").src = config.avatar_url; $(".avatar").hidden = false; }
+      log.textContent = "";
+      if (config.welcome_message) bubble("ai", config.welcome_message);
+      (frame.history || []).forEach((m) => bubble(m.sender, m.text, m));
+    } else if (frame.type === "typing") {
+      $(".typing").classList.toggle("on", !!frame.active);
+    } else if (frame.type === "message" && frame.delta !== undefined) {
+      if (!current) current = bubble("ai", "");
+      current.querySelector(".body").textContent += frame.delta;
+      log.scrollTop = log.scrollHeight;
+    } else if (frame.type === "message") {
+      $(".typing").classList.remove("on");
+      if (current && frame.sender === "ai") {
+        current.querySelector(".body").textContent = frame.text;
+        decorate(current, frame);
+        current = null;
+      } else {
+        bubble(frame.sender, frame.text, frame);
+      }
+    } else if (frame.type === "handover_request" || frame.type === "handover_initiated" || frame.type === "status") {
+      if (frame.text) bubble("system", frame.text);
+    } else if (frame.type === "error") {
+      if (frame.code === "CONNECTION_REFUSED") setState(frame.message);
+      else bubble("system", frame.message);
+    }
+  }
+
+  async function connect() {
+    try {
+      const response = await fetch(base + "/widget/" + channelId + "/session", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ visitor_id: visitorId() }),
+      });
+      if (!response.ok) { setState("Chat is unavailable on this page."); return; }
+      const session = await response.json();
+      keepVisitorId(session.visitor_id);
+      const url = base.replace(/^http/, "ws") + session.socket_path + "?token=" + encodeURIComponent(session.token);
+      socket = new WebSocket(url);
+      socket.onmessage = (event) => { try { onFrame(JSON.parse(event.data)); } catch (e) { /* ignore bad frames */ } };
+      socket.onclose = () => { socket = null; reconnect(); };
+    } catch (e) {
+      reconnect();
+    }
+  }
+
+  function reconnect() {
+    retries += 1;
+    setState("Reconnecting…");
+    setTimeout(connect, Math.min(30000, 500 * 2 ** Math.min(retries, 6)));
+  }
+
+  function sendFrame(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  $(".launcher").addEventListener("click", () => { open = !open; $(".panel").classList.toggle("open", open); if (open) $("textarea").focus(); });
+  $(".close").addEventListener("click", () => { open = false; $(".panel").classList.remove("open"); });
+  $(".human").addEventListener("click", () => sendFrame({ type: "handover_request" }));
+  $("form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("textarea").value.trim();
+    if (!text) return;
+    if (sendFrame({ type: "text", text })) { bubble("user", text); $("textarea").value = ""; }
+  });
+  $("textarea").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("form").requestSubmit(); }
+  });
+
+  document.body.appendChild(host);
+  connect();
+})();

@@ -1,0 +1,23 @@
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
+
+
+class WidgetForm(FlaskForm):
+    channel_name = StringField("Name", default="Website chat", validators=[DataRequired(), Length(max=120)])
+    title = StringField("Title", default="Ask us anything", validators=[DataRequired(), Length(max=80)])
+    welcome_message = TextAreaField(
+        "Welcome message", default="Hello! How can I help you today?", validators=[DataRequired(), Length(max=500)]
+    )
+    widget_color = StringField(
+        "Colour",
+        default="#4f46e5",
+        validators=[DataRequired(), Regexp(r"^#[0-9a-fA-F]{6}$", message="Use a colour like #4f46e5.")],
+    )
+    avatar_url = StringField("Avatar image URL (optional)", validators=[Optional(), URL(), Length(max=500)])
+    allowed_origins = TextAreaField(
+        "Websites allowed to show it (one per line; empty: any)", validators=[Optional(), Length(max=5000)]
+    )
+
+    def origins(self) -> list[str]:
+        return [line.strip() for line in (self.allowed_origins.data or "").splitlines() if line.strip()]

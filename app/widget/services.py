@@ -1,0 +1,114 @@
+"""Web channels: configuration, embed code, visitor tokens and origin checks."""
+
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from app.api.errors import ApiError
+from app.extensions import db
+from app.models import Channel
+from app.models.channels import WIDGET_DEFAULTS
+from app.tenancy import get_for_creator
+
+CONFIG_KEYS = tuple(WIDGET_DEFAULTS)
+
+
+def channels_query(creator_id: uuid.UUID):
+    return select(Channel).where(Channel.creator_id == creator_id).order_by(Channel.created_at)
+
+
+def get_channel(creator_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
+    return get_for_creator(Channel, creator_id, channel_id, "Channel")
+
+
+def create_web_channel(creator_id: uuid.UUID, name: str, configuration: dict | None = None) -> Channel:
+    channel = Channel(
+        creator_id=creator_id, channel_type="web", channel_name=name, configuration=_clean_config(configuration or {})
+    )
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+def update_channel(channel: Channel, name: str | None, configuration: dict | None) -> Channel:
+    if name:
+        channel.channel_name = name
+    if configuration:
+        channel.configuration = {**(channel.configuration or {}), **_clean_config(configuration)}
+    db.session.commit()
+    return channel
+
+
+def _clean_config(configuration: dict) -> dict:
+    config = {k: v for k, v in configuration.items() if k in CONFIG_KEYS}
+    if "allowed_origins" in config:
+        config["allowed_origins"] = sorted({normalize_origin(o) for o in config["allowed_origins"] or []})
+    return config
+
+
+def normalize_origin(origin: str) -> str:
+    """`https://Example.com/path` -> `https://example.com`; invalid origins are a 422."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(
+            422,
+            f"{origin!r} is not an origin like https://example.com.",
+            details=[{"field": "configuration.allowed_origins", "message": "Not an http(s) origin."}],
+        )
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def origin_allowed(channel: Channel, origin: str | None) -> bool:
+    """An empty list means the creator has not restricted where the widget runs."""
+    allowed = channel.widget["allowed_origins"]
+    if not allowed:
+        return True
+    if not origin:
+        return False
+    try:
+        return normalize_origin(origin) in allowed
+    except ApiError:
+        return False
+
+
+def embed_code(channel: Channel) -> str:
+    script = url_for("static", filename="widget/widget.js", _external=True)
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        script = base.rstrip("/") + url_for("static", filename="widget/widget.js")
+    return f'<script src="{script}" data-channel="{channel.id}" defer></script>'
+
+
+# --- Visitor tokens: short-lived, signed, bound to one channel -----------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="widget-visitor")
+
+
+def new_visitor_id() -> str:
+    return "v_" + secrets.token_urlsafe(18)
+
+
+def visitor_token(channel: Channel, visitor_id: str) -> str:
+    return _serializer().dumps({"c": str(channel.id), "v": visitor_id})
+
+
+def read_visitor_token(token: str | None, channel_id: uuid.UUID) -> str:
+    """The visitor id in a valid token for this channel; ApiError(401) otherwise."""
+    if not token:
+        raise ApiError(401, "A visitor token is required.")
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["WIDGET_TOKEN_TTL_SECONDS"])
+    except SignatureExpired as error:
+        raise ApiError(401, "The visitor token has expired.") from error
+    except BadSignature as error:
+        raise ApiError(401, "The visitor token is invalid.") from error
+    if data.get("c") != str(channel_id):
+        raise ApiError(401, "The visitor token belongs to another channel.")
+    return data["v"]

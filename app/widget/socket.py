@@ -1,0 +1,178 @@
+"""The widget's WebSocket (flask-sock): one conversation per visitor.
+
+Frames are JSON objects with a "type", as in the WebSocket Protocol source:
+the visitor sends text, typing, handover_request and ping; the server sends
+connection_established, typing, message (sender ai/agent; AI answers stream
+as "delta" pieces, then one final frame with the whole text and its
+sources), handover_request, handover_initiated, status and error. Events
+for the visitor from other processes (an agent's reply) arrive through
+Redis pub/sub (app/realtime.py) and are forwarded as they come.
+"""
+
+import json
+import logging
+import time
+from collections import deque
+
+from flask import current_app, request
+from simple_websocket import ConnectionClosed
+
+from app.api.errors import ApiError
+from app.assistant import pipeline
+from app.assistant import services as assistant
+from app.extensions import db, sock
+from app.models import Channel, ConversationStatus
+from app.realtime import Subscription
+from app.widget import public_bp
+from app.widget.services import origin_allowed, read_visitor_token
+
+log = logging.getLogger(__name__)
+HISTORY = 50
+POLL_SECONDS = 0.2
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def send(ws, **frame) -> None:
+    ws.send(json.dumps(frame, default=str))
+
+
+def _refuse(ws, code: int, reason: str) -> None:
+    send(ws, type="error", code="CONNECTION_REFUSED", message=reason)
+    ws.close(reason=code, message=reason)
+
+
+@sock.route("/widget/ws/<uuid:channel_id>", bp=public_bp)
+def widget_socket(ws, channel_id):
+    channel = db.session.get(Channel, channel_id)
+    if channel is None or channel.channel_type != "web" or channel.status != "active":
+        return _refuse(ws, 4404, "Unknown channel.")
+    if not origin_allowed(channel, request.headers.get("Origin")):
+        return _refuse(ws, 4403, "This website may not use this chat widget.")
+    try:
+        visitor_id = read_visitor_token(request.args.get("token"), channel.id)
+    except ApiError as error:
+        return _refuse(ws, 4401, error.description)
+    end_user = assistant.get_or_create_end_user(channel.creator_id, "web", visitor_id)
+    conversation = assistant.get_or_create_conversation(end_user, visitor_id)
+    db.session.commit()
+    subscription = Subscription(current_app.extensions["redis"], conversation.id)
+    try:
+        _welcome(ws, channel, conversation)
+        db.session.commit()  # never sit idle inside a transaction: it would block writers
+        _serve(ws, conversation, subscription)
+    except ConnectionClosed:
+        pass
+    finally:
+        subscription.close()
+        db.session.remove()
+
+
+def _welcome(ws, channel, conversation) -> None:
+    history = assistant.history(conversation, HISTORY) if not conversation.context_reset_at else []
+    send(
+        ws,
+        type="connection_established",
+        conversation_id=conversation.id,
+        status=conversation.status,
+        config={k: v for k, v in channel.widget.items() if k != "allowed_origins"},
+        history=[_message_frame(m) for m in history],
+    )
+
+
+def _serve(ws, conversation, subscription) -> None:
+    recent = deque()
+    per_minute = current_app.config["WIDGET_MESSAGES_PER_MINUTE"]
+    while True:
+        for event in subscription.poll():
+            ws.send(json.dumps(event, default=str))
+        raw = ws.receive(timeout=POLL_SECONDS)
+        if raw is None:
+            continue
+        try:
+            frame = _parse(raw)
+            if frame["type"] == "text":
+                _throttle(recent, per_minute)
+            _handle(ws, conversation, frame)
+        except FrameError as error:
+            send(ws, type="error", code=error.code, message=str(error))
+        finally:
+            db.session.commit()
+
+
+def _parse(raw) -> dict:
+    if isinstance(raw, bytes) or len(raw) > current_app.config["WIDGET_MAX_FRAME_BYTES"]:
+        raise FrameError("BAD_FRAME", "Frames must be JSON text of at most 16 KB.")
+    try:
+        frame = json.loads(raw)
+    except ValueError as error:
+        raise FrameError("BAD_FRAME", "Frames must be JSON objects.") from error
+    if not isinstance(frame, dict) or frame.get("type") not in ("text", "typing", "handover_request", "ping"):
+        raise FrameError("BAD_FRAME", "Unknown frame type.")
+    if frame["type"] == "text":
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > pipeline.MAX_MESSAGE_CHARS:
+            raise FrameError("BAD_FRAME", "A text frame needs a 'text' of 1 to 4000 characters.")
+    return frame
+
+
+def _throttle(recent: deque, per_minute: int) -> None:
+    now = time.monotonic()
+    while recent and now - recent[0] > 60:
+        recent.popleft()
+    if len(recent) >= per_minute:
+        raise FrameError("RATE_LIMITED", "Too many messages; wait a moment before sending more.")
+    recent.append(now)
+
+
+def _handle(ws, conversation, frame: dict) -> None:
+    db.session.refresh(conversation)  # an agent may have taken over from another process
+    if frame["type"] == "ping":
+        send(ws, type="pong")
+    elif frame["type"] == "handover_request":
+        _request_human(ws, conversation)
+    elif frame["type"] == "text":
+        _answer(ws, conversation, frame["text"])
+
+
+def _request_human(ws, conversation) -> None:
+    if conversation.status != ConversationStatus.WITH_AGENT:
+        conversation.status = ConversationStatus.WAITING
+        conversation.escalation_reason = "visitor asked for a human"
+        assistant.add_message(conversation, "system", "The visitor asked to talk to a human.")
+        db.session.commit()
+    send(
+        ws,
+        type="handover_request",
+        status=conversation.status,
+        text="Thanks! A team member will reply here as soon as possible.",
+    )
+
+
+def _answer(ws, conversation, text: str) -> None:
+    if conversation.status != ConversationStatus.WITH_AGENT:
+        send(ws, type="typing", sender="ai", active=True)
+    turn = pipeline.respond(
+        conversation, text, on_token=lambda piece: send(ws, type="message", sender="ai", delta=piece)
+    )
+    if turn.reply is None:
+        send(ws, type="status", status=conversation.status, text="A team member has this conversation.")
+        return
+    send(ws, type="typing", sender="ai", active=False)
+    send(ws, **_message_frame(turn.reply), done=True, escalated=turn.escalated)
+
+
+def _message_frame(message) -> dict:
+    return {
+        "type": "message",
+        "sender": message.sender,
+        "text": message.content,
+        "message_id": message.id,
+        "answer_mode": message.answer_mode,
+        "sources": message.sources or [],
+        "created_at": message.created_at,
+    }

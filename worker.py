@@ -1,0 +1,29 @@
+"""RQ worker for the `ingest`, `outbound` and `default` queues, with RQ's scheduler.
+
+Run `python worker.py` (the Procfile's `worker`) against a real Redis
+(REDIS_URL). On the embedded default the web process runs its own worker
+thread instead, so this is only needed in production.
+"""
+
+import sys
+
+from app import create_app
+from app.jobs import AppWorker, make_worker
+from app.maintenance import recover_interrupted_work
+
+
+def main(argv: list[str]) -> int:
+    app = create_app()
+    if not app.config["REDIS_URL"]:
+        print("worker.py needs REDIS_URL; without it the web process runs jobs itself.", file=sys.stderr)
+        return 2
+    recover_interrupted_work(app)
+    worker = make_worker(app, worker_class=AppWorker)
+    # SIGTERM finishes the current job, then exits (RQ's warm shutdown).
+    # --burst: run what is queued, then exit (used by tests and one-off runs).
+    worker.work(burst="--burst" in argv, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
