@@ -6,7 +6,8 @@ APP := FLASK_APP=app:create_app
 # The real services of this machine and CI; the suite runs on them too when they answer.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-PYTEST := $(BIN)/python -m pytest
+# The outer timeout is a last resort: a pass that hangs fails in 30 minutes, not at CI's limit.
+PYTEST := timeout 1800 $(BIN)/python -m pytest
 
 .PHONY: run test install install-dev browser migrate seed worker prod lint clean vendor
 

@@ -80,6 +80,12 @@ class Config:
     WIDGET_TOKEN_TTL_SECONDS = env_int("WIDGET_TOKEN_TTL_SECONDS", 10 * 60)
     WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", 16 * 1024)
     WIDGET_MESSAGES_PER_MINUTE = env_int("WIDGET_MESSAGES_PER_MINUTE", 20)
+    # flask-sock: pings find dead sockets (a closed laptop never says goodbye), so their
+    # threads end; a frame over 1 MiB closes the socket before it is held in memory.
+    SOCK_SERVER_OPTIONS = {
+        "ping_interval": env_int("WIDGET_PING_SECONDS", 25),
+        "max_message_size": 1024 * 1024,
+    }
 
     # Knowledge ingestion
     INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died

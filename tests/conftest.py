@@ -8,6 +8,7 @@ embedded defaults (an SQLite file and in-process fakeredis).
 
 import os
 import re
+import sys
 import tempfile
 import threading
 import uuid
@@ -29,6 +30,31 @@ from app.jobs import run_pending_jobs  # noqa: E402
 from app.models import Role  # noqa: E402
 
 PASSWORD = "correct-horse-42"
+
+
+_EXIT_STATUS = {"status": 0}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS["status"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """Never let a leaked thread keep the finished suite running until CI's time limit.
+
+    A socket a test forgot to close leaves a non-daemon thread behind, and the
+    interpreter waits for it forever at exit. Name the leak loudly, then leave
+    with the suite's own exit status.
+    """
+    leaked = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    for thread in leaked:
+        thread.join(timeout=5)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    if leaked:
+        print(f"\nWARNING: threads leaked by the tests, not waited for: {', '.join(leaked)}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS["status"])
 
 
 def _reset_schema(app):

@@ -35,9 +35,12 @@ def session(client, channel, origin=SITE, visitor_id=None):
 class Visitor:
     """A widget on a page of `origin`, talking to the live server."""
 
+    opened: list["Visitor"] = []  # closed after each test, pass or fail (see close_visitors)
+
     def __init__(self, base_url, channel, token, origin=SITE):
         url = base_url.replace("http", "ws", 1) + f"/widget/ws/{channel['id']}" + (f"?token={token}" if token else "")
         self.ws = simple_websocket.Client.connect(url, headers={"Origin": origin})
+        Visitor.opened.append(self)
 
     def send(self, **frame):
         self.ws.send(json.dumps(frame))
@@ -56,7 +59,18 @@ class Visitor:
         raise AssertionError("the expected frame never came")
 
     def close(self):
-        self.ws.close()
+        try:
+            self.ws.close()
+        except simple_websocket.ConnectionClosed:
+            pass  # the server closed it first
+
+
+@pytest.fixture(autouse=True)
+def close_visitors():
+    """An open client socket keeps a non-daemon thread alive, and the test process with it."""
+    yield
+    while Visitor.opened:
+        Visitor.opened.pop().close()
 
 
 @pytest.fixture
