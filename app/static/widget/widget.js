@@ -25,7 +25,9 @@
       :host { all: initial; }
       * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
       .launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0;
-        background: var(--accent); color: #fff; font-size: 24px; cursor: pointer; box-shadow: 0 6px 20px rgba(0,0,0,.25); z-index: 2147483000; }
+        background: var(--accent); color: #fff; cursor: pointer; box-shadow: 0 6px 20px rgba(0,0,0,.25); z-index: 2147483000;
+        display: flex; align-items: center; justify-content: center; padding: 0; }
+      .launcher svg { width: 26px; height: 26px; fill: currentColor; }
       .panel { position: fixed; right: 20px; bottom: 88px; width: min(370px, calc(100vw - 40px)); height: min(540px, calc(100vh - 120px));
         background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.25); display: none; flex-direction: column;
         overflow: hidden; z-index: 2147483000; color: #1f2433; font-size: 14px; }
@@ -41,8 +43,7 @@
       .msg.agent { border-color: #a7f3d0; background: #f0fdf4; }
       .msg.system { align-self: center; background: none; color: #667085; font-size: 12px; text-align: center; }
       .who { display: block; font-size: 11px; color: #667085; margin-bottom: 2px; }
-      .sources { margin-top: 6px; font-size: 12px; color: #667085; }
-      .sources li { margin-left: 14px; }
+      .sources { margin: 6px 0 0; padding: 6px 0 0; list-style: none; border-top: 1px dashed #e4e7ef; font-size: 12px; color: #667085; }
       .note { font-size: 11px; color: #98a2b3; margin-top: 4px; }
       .typing { align-self: flex-start; color: #667085; font-size: 12px; display: none; }
       .typing.on { display: block; }
@@ -53,7 +54,7 @@
       .state { font-size: 11px; padding: 2px 12px; color: #b45309; background: #fffbeb; display: none; }
       .state.on { display: block; }
     </style>
-    <button class="launcher" type="button" aria-label="Open chat">💬</button>
+    <button class="launcher" type="button" aria-label="Open chat" aria-expanded="false"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg></button>
     <section class="panel" role="dialog" aria-label="Chat">
       <header><img class="avatar" alt="" hidden><strong class="title">Chat</strong><button class="close" type="button" aria-label="Close">×</button></header>
       <div class="state" role="status"></div>
@@ -85,7 +86,7 @@
     el.appendChild(body);
     if (extra) decorate(el, extra);
     log.appendChild(el);
-    log.scrollTop = log.scrollHeight;
+    scrollDown();
     return el;
   }
 
@@ -111,6 +112,16 @@
     }
   }
 
+  // A hidden panel has no height, so this is also done each time it opens.
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function setPanel(isOpen) {
+    open = isOpen;
+    $(".panel").classList.toggle("open", open);
+    $(".launcher").setAttribute("aria-expanded", String(open));
+    if (open) { scrollDown(); $("textarea").focus(); }
+  }
+
   function setState(text) { const s = $(".state"); s.textContent = text || ""; s.classList.toggle("on", !!text); }
 
   function onFrame(frame) {
@@ -122,6 +133,7 @@
       $(".title").textContent = config.title || "Chat";
       if (config.avatar_url) { $(".avatar").src = config.avatar_url; $(".avatar").hidden = false; }
       log.textContent = "";
+      current = null; // an answer cut off by a dropped connection comes back whole in the history
       if (config.welcome_message) bubble("ai", config.welcome_message);
       (frame.history || []).forEach((m) => bubble(m.sender, m.text, m));
     } else if (frame.type === "typing") {
@@ -129,13 +141,14 @@
     } else if (frame.type === "message" && frame.delta !== undefined) {
       if (!current) current = bubble("ai", "");
       current.querySelector(".body").textContent += frame.delta;
-      log.scrollTop = log.scrollHeight;
+      scrollDown();
     } else if (frame.type === "message") {
       $(".typing").classList.remove("on");
       if (current && frame.sender === "ai") {
         current.querySelector(".body").textContent = frame.text;
         decorate(current, frame);
         current = null;
+        scrollDown();
       } else {
         bubble(frame.sender, frame.text, frame);
       }
@@ -176,8 +189,8 @@
     return false;
   }
 
-  $(".launcher").addEventListener("click", () => { open = !open; $(".panel").classList.toggle("open", open); if (open) $("textarea").focus(); });
-  $(".close").addEventListener("click", () => { open = false; $(".panel").classList.remove("open"); });
+  $(".launcher").addEventListener("click", () => setPanel(!open));
+  $(".close").addEventListener("click", () => setPanel(false));
   $(".human").addEventListener("click", () => sendFrame({ type: "handover_request" }));
   $("form").addEventListener("submit", (event) => {
     event.preventDefault();
