@@ -104,13 +104,18 @@ def reply(conversation_id):
         response = Response(render_template("inbox/_reply_form.html", view=conversation, reply_form=form, error=error))
         response.headers.update({"HX-Retarget": "#reply-form", "HX-Reswap": "outerHTML"})
         return response
-    return render_template(
-        "inbox/_reply_sent.html",
-        message=message,
-        view=conversation,
-        agents={current_user.id: current_user},
-        reply_form=ReplyForm(formdata=None),
+    response = Response(
+        render_template(
+            "inbox/_reply_sent.html",
+            message=message,
+            view=conversation,
+            agents={current_user.id: current_user},
+            reply_form=ReplyForm(formdata=None),
+        )
     )
+    # Replying may have taken the conversation over: the status bar refreshes now, not at the next poll.
+    response.headers["HX-Trigger"] = "conversation-changed"
+    return response
 
 
 def _act(conversation_id, action, success: str):

@@ -194,6 +194,7 @@ def test_visitor_asks_the_widget_then_a_human_answers_from_the_inbox(
     expect(agent.locator(".msg-user .msg-body")).to_have_text(QUESTION)
     expect(agent.locator(".msg-ai .msg-sources")).to_contain_text("guide")
     agent_replies(agent, "Hi, Alice here: two rest days is right. Want a plan?")
+    expect(agent.locator(".inbox-statusbar")).to_contain_text("You have this conversation", timeout=1_500)
     reply = page.locator(f"{WIDGET} .msg.agent")
     expect(reply.locator(".body")).to_have_text("Hi, Alice here: two rest days is right. Want a plan?", timeout=LIVE)
     expect(reply.locator(".who")).to_have_text("Alice Coach")
@@ -214,6 +215,7 @@ def test_visitor_asks_the_widget_then_a_human_answers_from_the_inbox(
     expect(log.locator(".msg.user .body")).to_have_text([QUESTION, "Yes please, three runs a week."])
     expect(log.locator(".msg.ai").last.locator(".sources")).to_contain_text("Source: guide")
     expect(log.locator(".msg.agent .body")).to_have_text("Hi, Alice here: two rest days is right. Want a plan?")
+    expect(log.locator(".msg.user").last).to_be_in_viewport()  # opened scrolled to the newest message
     assert visitor.conversation_id() == conversation_id
     assert [f["conversation_id"] for f in visitor.frames if f["type"] == "connection_established"] == [
         conversation_id,
