@@ -20,7 +20,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.test_dashboard_e2e import assert_page_ok, click_and_load, collect_console_errors
 from tests.browser.test_knowledge_e2e import log_in
 from tests.knowledge.test_knowledge_api import GUIDE, create_kb, upload
-from tests.widget.test_widget_socket import create_channel
 
 LIVE = 8_000  # the inbox polls every 2 s; the widget's socket forwards pub/sub events every 0.2 s
 ANSWER = 15_000  # retrieval and the extractive answer, on a cold embedding model
@@ -95,7 +94,17 @@ def coach_page(client, creator, run_jobs, live_server_url, site):
     kb = create_kb(client, creator)
     assert upload(client, creator, kb["id"], "guide.md", GUIDE.encode()).status_code == 201
     assert run_jobs() >= 1
-    channel = create_channel(client, creator, origins=(site.origin,), title="Ask Coach Ana")
+    created = client.post(
+        "/api/v1/channels",
+        headers=creator.headers,
+        json={
+            "channel_type": "web",
+            "channel_name": "Website",
+            "configuration": {"allowed_origins": [site.origin], "title": "Ask Coach Ana"},
+        },
+    )
+    assert created.status_code == 201, created.json
+    channel = created.json
     return site.publish(f"/coaching-{channel['id']}.html", embed_code(live_server_url, creator, channel["id"]))
 
 
