@@ -74,6 +74,8 @@ def _register_blueprints(app):
     from app.auth.api import bp as auth_api
     from app.dashboard import bp as dashboard_bp
     from app.dashboard.navigation import sections_for
+    from app.faq import bp as faq_bp
+    from app.faq.api import bp as faq_api
     from app.inbox import bp as inbox_bp
     from app.inbox.api import bp as inbox_api
     from app.knowledge import bp as knowledge_bp
@@ -84,9 +86,28 @@ def _register_blueprints(app):
     from app.widget import public_bp as widget_bp
     from app.widget.api import bp as channels_api
 
-    for blueprint in (auth_bp, accounts_bp, dashboard_bp, knowledge_bp, inbox_bp, system_bp, channels_bp, widget_bp):
+    for blueprint in (
+        auth_bp,
+        accounts_bp,
+        dashboard_bp,
+        knowledge_bp,
+        faq_bp,
+        inbox_bp,
+        system_bp,
+        channels_bp,
+        widget_bp,
+    ):
         app.register_blueprint(blueprint)
-    api_blueprints = (auth_api, accounts_api, knowledge_api, assistant_api, inbox_api, channels_api, system_api)
+    api_blueprints = (
+        auth_api,
+        accounts_api,
+        knowledge_api,
+        assistant_api,
+        faq_api,
+        inbox_api,
+        channels_api,
+        system_api,
+    )
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)  # the API authenticates by header, never by cookie
     register_api(app, api_blueprints)

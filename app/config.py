@@ -87,6 +87,11 @@ class Config:
         "max_message_size": 1024 * 1024,
     }
 
+    # FAQ entries answer a message this close in meaning (cosine, local MiniLM) to a phrasing.
+    FAQ_MATCH_THRESHOLD = float(env_str("FAQ_MATCH_THRESHOLD", "0.80"))
+    # Generated answers to context-free questions are reused for this long, until the knowledge changes.
+    RESPONSE_CACHE_TTL_SECONDS = env_int("RESPONSE_CACHE_TTL_SECONDS", 7 * 24 * 3600)
+
     # Knowledge ingestion
     INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died
     INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)

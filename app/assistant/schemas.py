@@ -14,6 +14,8 @@ class ChatRequestSchema(BaseSchema):
 
 
 class SourceSchema(BaseSchema):
+    type = fields.String(metadata={"description": "document (a passage of your knowledge) or faq (an FAQ entry)"})
+    faq_id = fields.String()
     document_id = fields.String()
     document_title = fields.String()
     chunk_id = fields.String()
@@ -29,13 +31,14 @@ class ReplySchema(BaseSchema):
     type = fields.Constant("text")
     answer_mode = fields.String(
         metadata={
-            "description": "llm, extractive (offline: quoted from your passages), "
+            "description": "llm, extractive (offline: quoted from your passages), faq (an FAQ entry), "
             "fallback (escalated to a human), memory"
         }
     )
     confidence = fields.Float(allow_none=True)
     model = fields.String(allow_none=True)
     latency_ms = fields.Integer(allow_none=True)
+    cached_response = fields.Boolean(metadata={"description": "reused from the response cache"})
     sources = fields.List(fields.Nested(SourceSchema))
 
 

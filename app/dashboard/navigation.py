@@ -59,6 +59,15 @@ SECTIONS = (
         "Knowledge bases the assistant answers from, and a test-retrieval page.",
     ),
     Section(
+        "faq",
+        "FAQ & cache",
+        "faq.index",
+        "?",
+        ADMINS,
+        "Build",
+        "Answers given instantly, suggestions from frequent questions, and the response cache.",
+    ),
+    Section(
         "programs",
         "Programs",
         "dashboard.programs",

@@ -11,4 +11,5 @@ from app.models.accounts import (  # noqa: F401
 )
 from app.models.channels import Channel  # noqa: F401,E402
 from app.models.conversations import Conversation, ConversationStatus, EndUser, Memory, Message  # noqa: F401,E402
+from app.models.faq import CachedResponse, FaqEntry, FaqStatus  # noqa: F401,E402
 from app.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, KnowledgeBase  # noqa: F401,E402
