@@ -25,6 +25,12 @@ LIVE = 8_000  # the inbox polls every 2 s; the widget's socket forwards pub/sub 
 ANSWER = 15_000  # retrieval and the extractive answer, on a cold embedding model
 WIDGET = "[data-creatorhub-widget]"  # Playwright's CSS locators pierce the widget's open Shadow DOM
 QUESTION = "How many rest days should I take each week?"
+# A document with the same traps: whatever the answer quotes from it stays text.
+HYDRATION = (
+    "Hydration\n\nDrink half a litre of water two hours before a long run. "
+    '<img src=x onerror=alert(1)> <b>bold</b> <a href="javascript:alert(2)">click</a> <i hx-get="/inbox">x</i> '
+    "![x](http://outside.example/pixel.png)\n"
+)
 HOSTILE = (
     "Check <img src=x onerror=alert(1)> and <b>bold</b> "
     '<a href="javascript:alert(2)">click me</a> '
@@ -239,21 +245,29 @@ def test_visitor_asks_the_widget_then_a_human_answers_from_the_inbox(
 
 
 def test_markup_links_and_images_in_messages_are_shown_as_text_and_nothing_is_fetched(
-    page: Page, agent_page, live_server_url, site, coach_page, creator, screenshot_dir
+    page: Page, agent_page, client, run_jobs, live_server_url, site, coach_page, creator, screenshot_dir
 ):
+    kb = create_kb(client, creator, name="Tips")
+    assert upload(client, creator, kb["id"], "hydration.txt", HYDRATION.encode()).status_code == 201
+    assert run_jobs() >= 1
     agent_context, agent = agent_page
     visitor, staff = Watch(page.context, page), Watch(agent_context, agent)
     page.goto(coach_page)
     open_widget(page)
-    ask(page, HOSTILE)
     log = page.locator(f"{WIDGET} .log")
-    expect(log.locator(".msg.user .body")).to_have_text(HOSTILE)
-    expect(log.locator(".msg.ai").last.locator(".body")).not_to_be_empty(timeout=ANSWER)
+    ask(page, "How much water should I drink before a long run?")
+    answer = log.locator(".msg.ai").last
+    expect(answer.locator(".body")).to_contain_text("Drink half a litre of water", timeout=ANSWER)
+    expect(answer.locator(".sources")).to_contain_text("Source: hydration")
+    ask(page, HOSTILE)
+    expect(log.locator(".msg.user .body").last).to_have_text(HOSTILE)
+    expect(log.locator(".msg.ai")).to_have_count(3, timeout=ANSWER)  # the welcome and two answers
     page.locator(f"{WIDGET} .human").click()
     expect(log.locator(".msg.system").last).to_contain_text("A team member will reply")
 
     agent_opens_conversation(agent, live_server_url, creator, visitor.conversation_id())
-    expect(agent.locator(".msg-user .msg-body")).to_have_text(HOSTILE)
+    expect(agent.locator(".msg-user .msg-body").last).to_have_text(HOSTILE)
+    expect(agent.locator(".msg-ai .msg-sources").first).to_contain_text("hydration")
     agent_replies(agent, "Got it: <i>no markup</i> here.")
     expect(log.locator(".msg.agent .body")).to_have_text("Got it: <i>no markup</i> here.", timeout=LIVE)
     page.screenshot(path=screenshot_dir / "widget-hostile-input.png")
