@@ -6,6 +6,9 @@ No registry ships an Ollama server, so tests talk to this one instead:
         app.config["OLLAMA_HOST"] = ollama.url
         ...
         ollama.fail_next(status=500)          # the next request gets a 500
+        ollama.garbage_next(b"<html>")        # ... a 200 that is not Ollama's JSON
+        ollama.cut_stream_next(after=2)       # ... a stream that stops without "done"
+        ollama.cut_stream_next(after=2, hang=30)  # ... a stream that stalls, then drops
         ollama.requests_to("/api/embed")      # what the app sent
 
 Endpoints, shaped as ollama-python 0.6.3 parses them:
@@ -60,6 +63,10 @@ class _Fault:
     status: int | None = None  # answer with this error status
     error: str = ""
     delay: float = 0.0  # sleep first (timeouts)
+    raw: bytes | None = None  # answer 200 with these bytes instead
+    content_type: str = "application/x-ndjson"
+    cut_after: int | None = None  # stream only this many pieces of the answer, never "done"
+    hang: float = 0.0  # after those pieces, hold the connection open and silent this long, then drop it
 
 
 class FakeOllama:
@@ -89,6 +96,7 @@ class FakeOllama:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()  # wakes requests held by delays and hangs
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -98,6 +106,7 @@ class FakeOllama:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> FakeOllama:
+        self._stopping.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True  # keep-alive connections must not block stop()
         self._server.fake = self  # type: ignore[attr-defined]
@@ -108,6 +117,7 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -133,6 +143,29 @@ class FakeOllama:
         """The next `times` requests (to `path`, or any) are answered only after `seconds`."""
         with self._lock:
             self._faults.append(_Fault(path, times, delay=seconds))
+
+    def garbage_next(
+        self,
+        data: bytes,
+        *,
+        content_type: str = "application/x-ndjson",
+        times: int = 1,
+        path: str | None = "/api/chat",
+    ) -> None:
+        """The next `times` requests (to `path`, or any) get a 200 whose body is `data`, whatever it is."""
+        with self._lock:
+            self._faults.append(_Fault(path, times, raw=data, content_type=content_type))
+
+    def cut_stream_next(
+        self, after: int = 2, *, hang: float = 0.0, times: int = 1, path: str | None = "/api/chat"
+    ) -> None:
+        """The next `times` streamed answers stop after `after` pieces, without the final "done" part.
+
+        Without `hang` the stream ends cleanly there; with it the connection stays open
+        and silent for `hang` seconds (a stalled model), then drops mid-stream.
+        """
+        with self._lock:
+            self._faults.append(_Fault(path, times, cut_after=after, hang=hang))
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         with self._lock:
@@ -195,6 +228,7 @@ def _pieces(text: str) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming, as the real server
     server_version = "FakeOllama/1"
+    fault: _Fault | None = None  # the fault that shapes the answer being sent
 
     @property
     def fake(self) -> FakeOllama:
@@ -202,6 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         pass  # keep test output clean
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout): expected in fault tests
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._handle(None)
@@ -221,10 +261,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, body: Any) -> None:
         fault = self.fake._record(RecordedRequest(self.command, self.path, body, dict(self.headers)))
         if fault and fault.delay:
-            time.sleep(fault.delay)
+            self.fake._stopping.wait(fault.delay)
         if fault and fault.status:
             self._send_json(fault.status, {"error": fault.error})
             return
+        if fault and fault.raw is not None:
+            self._send_raw(fault.raw, fault.content_type)
+            return
+        self.fault = fault
         route = ROUTES.get((self.command, self.path))
         if route is None:
             self._send_json(404, {"error": f"{self.command} {self.path} is not served by the fake Ollama"})
@@ -257,8 +301,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_raw(self, data: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _send_stream(self, parts: Iterable[dict]) -> None:
         """NDJSON over chunked transfer encoding, one JSON object per line."""
+        fault = self.fault
+        if fault and fault.cut_after is not None:
+            parts = [part for part in parts if not part.get("done")][: fault.cut_after]
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -269,6 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
             line = json.dumps(part).encode() + b"\n"
             self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
             self.wfile.flush()
+        if fault and fault.hang:
+            self.fake._stopping.wait(fault.hang)
+            self.close_connection = True  # drop it: no terminating chunk
+            return
         self.wfile.write(b"0\r\n\r\n")
 
     # --- endpoints ----------------------------------------------------------
