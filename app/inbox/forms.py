@@ -49,3 +49,9 @@ class ReplyForm(FlaskForm):
 class CloseForm(FlaskForm):
     reason = SelectField("Reason", choices=[SelectChoice(r, r.replace("_", " ").capitalize()) for r in CLOSE_REASONS])
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)])
+
+
+class MemoryForm(FlaskForm):
+    key = StringField("What", validators=[DataRequired(), Length(max=100)])
+    value = StringField("Value", validators=[DataRequired(), Length(max=2000)])
+    kind = SelectField("Kind", choices=[SelectChoice("fact", "Fact"), SelectChoice("preference", "Preference")])

@@ -14,8 +14,10 @@ from flask_login import current_user, login_required
 from app.api.errors import ApiError
 from app.api.pagination import paginate
 from app.htmx import is_htmx
+from app.assistant import services as assistant
+from app.extensions import db
 from app.inbox import bp, services
-from app.inbox.forms import CloseForm, FilterForm, ReplyForm
+from app.inbox.forms import CloseForm, FilterForm, MemoryForm, ReplyForm
 
 PAGE_SIZE = 25
 
@@ -72,6 +74,7 @@ def detail(conversation_id):
         **_detail_context(conversation),
         reply_form=ReplyForm(),
         close_form=CloseForm(),
+        memory_form=MemoryForm(formdata=None),
     )
 
 
@@ -155,3 +158,29 @@ def close(conversation_id):
         lambda c: services.close(c, current_user, form.reason.data, form.summary.data),
         "Conversation closed.",
     )
+
+
+def _memories(conversation, form=None):
+    """The memories card; a form with errors comes back inside it (htmx swaps 200s only)."""
+    view = services.conversation_detail(conversation, with_messages=False)
+    return render_template("inbox/_memories.html", view=view, memory_form=form or MemoryForm(formdata=None))
+
+
+@bp.route("/<uuid:conversation_id>/memories", methods=["POST"])
+def remember(conversation_id):
+    """HTMX: store or correct what the assistant knows about this user (one value per key)."""
+    conversation = _conversation(conversation_id)
+    form = MemoryForm()
+    if not form.validate_on_submit():
+        return _memories(conversation, form)
+    key = "_".join(form.key.data.strip().lower().split())
+    assistant.remember(conversation.end_user, key, form.value.data.strip(), form.kind.data, source="creator")
+    db.session.commit()
+    return _memories(conversation)
+
+
+@bp.route("/<uuid:conversation_id>/memories/<uuid:memory_id>/delete", methods=["POST"])
+def forget_memory(conversation_id, memory_id):
+    conversation = _conversation(conversation_id)
+    assistant.forget(conversation.end_user, memory_id)
+    return _memories(conversation)

@@ -191,3 +191,42 @@ def test_another_creators_conversation_pages_are_404(client, two_creators, page_
 def test_the_inbox_needs_a_login(client):
     assert "/login" in client.get("/inbox").headers["Location"]
     assert "/login" in client.get("/inbox/list").headers["Location"]
+
+
+def test_memories_are_added_corrected_and_forgotten_from_the_conversation(client, creator, page_login):
+    body = chat(client, creator, "My name is Sam and I live in Lisbon.", user="sam")
+    page_login(client, creator.email)
+    page = client.get(f"/inbox/{body['conversation_id']}").get_data(as_text=True)
+    token = csrf_token_from(page)
+    assert "Lisbon" in page and "Add or correct a memory" in page
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    url = f"/inbox/{body['conversation_id']}/memories"
+    card = client.post(url, headers=headers, data={"key": "Injury", "value": "left <b>knee</b>", "kind": "fact"})
+    html = card.get_data(as_text=True)
+    assert card.status_code == 200 and "left &lt;b&gt;knee&lt;/b&gt;" in html and 'id="memories"' in html
+    bad = client.post(url, headers=headers, data={"key": "", "value": "x", "kind": "fact"}).get_data(as_text=True)
+    assert "This field is required." in bad and '<details class="more" open>' in bad
+    client.post(url, headers=headers, data={"key": "location", "value": "Porto", "kind": "fact"})
+    memories = client.get(f"/api/v1/users/{body['end_user_id']}/memories", headers=creator.headers).json["memories"]
+    assert {m["key"]: (m["value"], m["source"]) for m in memories} == {
+        "injury": ("left <b>knee</b>", "creator"),
+        "location": ("Porto", "creator"),  # corrected, not duplicated
+        "name": ("Sam", "conversation"),
+    }
+    injury = next(m for m in memories if m["key"] == "injury")
+    card = client.post(f"{url}/{injury['id']}/delete", headers=headers).get_data(as_text=True)
+    assert f"memory-{injury['id']}" not in card and "Porto" in card
+    assert chat(client, creator, "What do you know about me?", user="sam")["response"]["text"].count("Porto") == 1
+
+
+def test_another_creators_memories_cannot_be_touched_from_the_page(client, two_creators, page_login):
+    alice, bob = two_creators
+    body = chat(client, alice, "My name is Sam.", user="sam")
+    memory = client.get(f"/api/v1/users/{body['end_user_id']}/memories", headers=alice.headers).json["memories"][0]
+    page_login(client, bob.email)
+    token = csrf_token_from(client.get("/inbox").get_data(as_text=True))
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    url = f"/inbox/{body['conversation_id']}/memories"
+    assert client.post(url, headers=headers, data={"key": "x", "value": "y", "kind": "fact"}).status_code == 404
+    assert client.post(f"{url}/{memory['id']}/delete", headers=headers).status_code == 404
+    assert len(client.get(f"/api/v1/users/{body['end_user_id']}/memories", headers=alice.headers).json["memories"]) == 1
