@@ -13,9 +13,9 @@ from flask_login import current_user, login_required
 
 from app.api.errors import ApiError
 from app.api.pagination import paginate
-from app.htmx import is_htmx
 from app.assistant import services as assistant
 from app.extensions import db
+from app.htmx import is_htmx
 from app.inbox import bp, services
 from app.inbox.forms import CloseForm, FilterForm, MemoryForm, ReplyForm
 
