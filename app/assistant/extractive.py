@@ -1,14 +1,17 @@
 """The offline answer: the passages' own sentences that best answer the question.
 
 Used when no Ollama answers (the embedded default) or when it fails. It is
-labelled as such everywhere it is shown; it never invents a word.
+labelled as such everywhere it is shown; it never invents a word. Sentences
+are ranked with the local model, whatever model the knowledge base embeds
+with: this answer is what is left when Ollama has failed, so it must not
+need Ollama.
 """
 
 import re
 
 import numpy as np
 
-from app.knowledge.embeddings import get_embedder
+from app.knowledge.embeddings import LOCAL_MODEL, get_embedder
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
 MAX_SENTENCES = 3
@@ -19,12 +22,15 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if len(p) >= 20 and not p.endswith(":")]
 
 
-def extractive_answer(question: str, hits, model: str) -> str:
-    """Up to three sentences from the top passages, most relevant first, in reading order."""
+def extractive_answer(question: str, hits, model: str | None = None) -> str:
+    """Up to three sentences from the top passages, most relevant first, in reading order.
+
+    `model` (the knowledge base's embedding model) is not used: see above.
+    """
     candidates = [(rank, n, s) for rank, hit in enumerate(hits[:3]) for n, s in enumerate(sentences(hit.chunk.content))]
     if not candidates:
         return hits[0].chunk.content[:500] if hits else ""
-    embedder = get_embedder(model)
+    embedder = get_embedder(LOCAL_MODEL)
     matrix = np.asarray(embedder.embed_documents([s for *_, s in candidates]), dtype=np.float32)
     query = np.asarray(embedder.embed_query(question), dtype=np.float32)
     scores = matrix @ query - 0.03 * np.array([rank for rank, *_ in candidates])  # prefer the best passage

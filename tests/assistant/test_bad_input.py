@@ -337,3 +337,40 @@ def test_ollama_answers_again_once_it_recovers(client, coach, ollama):
     assert chat(client, coach, QUESTION)["response"]["answer_mode"] == "extractive"
     reply = chat(client, coach, "And how many rest days in a taper week?")["response"]
     assert reply["answer_mode"] == "llm" and reply["text"] == "Take two full rest days every week."
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect outside the assistant: app/knowledge/search.py lets the query's EmbeddingError escape "
+    "when a knowledge base embeds with Ollama and Ollama is down; the turn is a 500 and the message is lost",
+)
+def test_ollama_down_with_knowledge_embedded_by_ollama_still_answers(app, client, creator, run_jobs, monkeypatch):
+    with make_ollama(app) as ollama:
+        monkeypatch.setitem(app.config, "OLLAMA_HOST", ollama.url)
+        kb = create_kb(client, creator)
+        assert kb["settings"]["embedding_model"] == "nomic-embed-text"
+        upload(client, creator, kb["id"], "guide.md", GUIDE.encode())
+        run_jobs()
+    response = client.post(
+        "/api/v1/chat/messages",
+        headers=creator.headers,
+        json={"user_id": "user-1", "session_id": "s-1", "message": QUESTION},
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["response"]["answer_mode"] in ("extractive", "fallback")
+    stored = messages(client, creator, response.json["conversation_id"])
+    assert [m["sender"] for m in stored] == ["user", "ai"]
+
+
+def test_ollama_falling_over_mid_turn_still_gets_the_extractive_answer(app, client, creator, run_jobs, monkeypatch):
+    """Knowledge embedded by Ollama: the search works, then chat and embeddings both fail."""
+    with make_ollama(app) as ollama:
+        monkeypatch.setitem(app.config, "OLLAMA_HOST", ollama.url)
+        kb = create_kb(client, creator)
+        assert kb["settings"]["embedding_model"] == "nomic-embed-text"
+        upload(client, creator, kb["id"], "guide.md", GUIDE.encode())
+        run_jobs()
+        ollama.answer = lambda _body: ollama.fail_next(status=500, path="/api/embed", times=10) or ""
+        body, took = timed_chat(client, creator)
+    assert_fell_back_and_kept_both_messages(client, creator, body)
+    assert len(ollama.requests_to("/api/chat")) == 1 and took < 3

@@ -26,8 +26,10 @@ Unknown models get Ollama's 404 unless `models=None` (accept any name).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import tempfile
 import threading
 import time
@@ -97,6 +99,7 @@ class FakeOllama:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()  # wakes requests held by delays and hangs
+        self._connections: set[socket.socket] = set()  # open client connections, cut on stop()
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -117,10 +120,16 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
+        """Stop as a real server does: kept-alive connections are cut too, not served on."""
         self._stopping.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            with self._lock:
+                connections, self._connections = list(self._connections), set()
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self._thread.join(timeout=5)
             self._server = None
 
@@ -238,10 +247,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output clean
 
     def handle(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
         try:
             super().handle()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout): expected in fault tests
+        finally:
+            with self.fake._lock:
+                self.fake._connections.discard(self.connection)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._handle(None)
