@@ -273,7 +273,7 @@ def test_ollama_not_listening_falls_back_at_once(app, client, coach, monkeypatch
     monkeypatch.setitem(app.config, "OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
     body, took = timed_chat(client, coach)
     assert_fell_back_and_kept_both_messages(client, coach, body)
-    assert took < 3
+    assert took < 5
 
 
 def test_ollama_going_down_after_it_answered_falls_back(app, client, coach, ollama):
@@ -281,7 +281,7 @@ def test_ollama_going_down_after_it_answered_falls_back(app, client, coach, olla
     ollama.stop()  # it was seen up a moment ago: the app still tries it
     body, took = timed_chat(client, coach)
     assert_fell_back_and_kept_both_messages(client, coach, body)
-    assert took < 3
+    assert took < 5
 
 
 @pytest.mark.parametrize(
@@ -305,7 +305,7 @@ def test_ollama_answering_garbage_falls_back(client, coach, ollama, break_it):
     break_it(ollama)
     body, took = timed_chat(client, coach)
     assert_fell_back_and_kept_both_messages(client, coach, body)
-    assert len(ollama.requests_to("/api/chat")) == 1 and took < 3
+    assert len(ollama.requests_to("/api/chat")) == 1 and took < 5
 
 
 @pytest.mark.parametrize(
@@ -373,4 +373,4 @@ def test_ollama_falling_over_mid_turn_still_gets_the_extractive_answer(app, clie
         ollama.answer = lambda _body: ollama.fail_next(status=500, path="/api/embed", times=10) or ""
         body, took = timed_chat(client, creator)
     assert_fell_back_and_kept_both_messages(client, creator, body)
-    assert len(ollama.requests_to("/api/chat")) == 1 and took < 3
+    assert len(ollama.requests_to("/api/chat")) == 1 and took < 5
