@@ -8,6 +8,7 @@ that is both semantically close and shares the rare words wins.
 """
 
 import html
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.knowledge import keyword, vectors
-from app.knowledge.embeddings import get_embedder
+from app.knowledge.embeddings import EmbeddingError, get_embedder
 from app.models import Chunk, Document, KnowledgeBase
+
+log = logging.getLogger(__name__)
 
 CANDIDATES = 50  # per side
 KEYWORD_WEIGHT = 0.35  # weight of the normalized keyword score next to cosine similarity
@@ -74,7 +77,13 @@ def _query_vectors(bases: list[KnowledgeBase], query: str) -> dict[str, tuple[li
     by_model: dict[str, list[uuid.UUID]] = {}
     for kb in bases:
         by_model.setdefault(kb.embedding_model, []).append(kb.id)
-    return {model: (get_embedder(model).embed_query(query), ids) for model, ids in by_model.items()}
+    vectors_by_model = {}
+    for model, ids in by_model.items():
+        try:
+            vectors_by_model[model] = (get_embedder(model).embed_query(query), ids)
+        except EmbeddingError as error:  # Ollama down: those bases are searched by keyword only
+            log.warning("query not embedded; keyword search only", extra={"model": model, "reason": str(error)})
+    return vectors_by_model
 
 
 def _dense_scores(creator_id, query_vectors, keyword_ids: set[uuid.UUID], whole_models: set[str]) -> dict:

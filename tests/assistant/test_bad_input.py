@@ -339,11 +339,6 @@ def test_ollama_answers_again_once_it_recovers(client, coach, ollama):
     assert reply["answer_mode"] == "llm" and reply["text"] == "Take two full rest days every week."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect outside the assistant: app/knowledge/search.py lets the query's EmbeddingError escape "
-    "when a knowledge base embeds with Ollama and Ollama is down; the turn is a 500 and the message is lost",
-)
 def test_ollama_down_with_knowledge_embedded_by_ollama_still_answers(app, client, creator, run_jobs, monkeypatch):
     with make_ollama(app) as ollama:
         monkeypatch.setitem(app.config, "OLLAMA_HOST", ollama.url)
