@@ -15,6 +15,9 @@ from app.knowledge.embeddings import LOCAL_MODEL, get_embedder
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
 MAX_SENTENCES = 3
+# A sentence joins the best one only if it is nearly as relevant: an answer about rest
+# days should not go on about nutrition because that passage ranked third.
+RELATIVE_FLOOR = 0.55
 
 
 def sentences(text: str) -> list[str]:
@@ -23,7 +26,7 @@ def sentences(text: str) -> list[str]:
 
 
 def extractive_answer(question: str, hits, model: str | None = None) -> str:
-    """Up to three sentences from the top passages, most relevant first, in reading order.
+    """The best sentence of the top passages and up to two nearly as relevant, in reading order.
 
     `model` (the knowledge base's embedding model) is not used: see above.
     """
@@ -34,5 +37,7 @@ def extractive_answer(question: str, hits, model: str | None = None) -> str:
     matrix = np.asarray(embedder.embed_documents([s for *_, s in candidates]), dtype=np.float32)
     query = np.asarray(embedder.embed_query(question), dtype=np.float32)
     scores = matrix @ query - 0.03 * np.array([rank for rank, *_ in candidates])  # prefer the best passage
-    best = sorted(np.argsort(-scores)[:MAX_SENTENCES], key=lambda i: (candidates[i][0], candidates[i][1]))
+    ranked = np.argsort(-scores)[:MAX_SENTENCES]
+    kept = [i for i in ranked if scores[i] >= RELATIVE_FLOOR * scores[ranked[0]]]
+    best = sorted(kept, key=lambda i: (candidates[i][0], candidates[i][1]))
     return " ".join(candidates[i][2] for i in best)

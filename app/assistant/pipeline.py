@@ -34,6 +34,7 @@ from app.models.base import utcnow
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 PASSAGES = 5
+SOURCE_FLOOR = 0.6  # a passage is cited when it scores at least this share of the best one
 TOPIC_SIMILARITY = 0.55  # MiniLM cosine above which a message is "about" a prohibited topic
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -132,7 +133,7 @@ def compose(
     confidence = round(max(hits[0].dense_score or 0.0, 0.0), 3) if hits else 0.0
     if confidence < persona.confidence_threshold:
         return _streamed_whole(_fallback(persona, "low confidence", confidence), on_token)
-    sources = [_source(hit) for hit in hits[:3]]
+    sources = [_source(hit) for hit in hits[:3] if hit.score >= SOURCE_FLOOR * hits[0].score]
     messages = prompt.build_messages(
         persona, creator.company_name or creator.full_name, history or [], hits, memories or [], text
     )

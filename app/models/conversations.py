@@ -26,6 +26,15 @@ class EndUser(IdMixin, TenantMixin, TimestampMixin, db.Model):
     language: Mapped[str | None] = mapped_column(String(10))
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def label(self) -> str:
+        """How the dashboard names the user: their name, else what they are and a short id."""
+        if self.display_name:
+            return self.display_name
+        if self.channel == "web":
+            return f"Website visitor …{self.external_id[-6:]}"
+        return self.external_id
+
 
 class ConversationStatus(enum.StrEnum):
     ACTIVE = "active"  # the AI answers
