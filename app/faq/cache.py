@@ -70,7 +70,7 @@ def store(creator_id: uuid.UUID, text: str, version: str, origin: str = "convers
         entry = CachedResponse(creator_id=creator_id, query_key=key, hits=0)
         db.session.add(entry)
     now = utcnow()
-    entry.query = normalize_question(text)
+    entry.query = " ".join(text.split())  # as asked; the key compares the normalized form
     entry.answer = answer["content"]
     entry.answer_mode = answer["answer_mode"]
     entry.sources = answer.get("sources") or []

@@ -166,7 +166,7 @@ def test_a_first_question_is_cached_and_reused_for_the_next_asker(client, coach)
         "cache_hits": 1,
         "hit_rate": 50.0,
     }
-    assert figures["top_queries"] == [{"query": "how many rest days should i take each week", "hits": 1}]
+    assert figures["top_queries"] == [{"query": RESTLESS, "hits": 1}]  # as first asked
 
 
 def test_follow_ups_and_personal_turns_never_touch_the_cache(client, coach):  # noqa: F811

@@ -76,7 +76,7 @@ def test_warm_and_clear_the_cache_from_the_page(client, coach, page_login, run_j
     run_jobs()
     chat(client, coach, RESTLESS)
     html = client.get("/faq/").get_data(as_text=True)
-    assert "1 cached answer, reused 1 time." in html and "how many rest days should i take each week" in html
+    assert "1 cached answer, reused 1 time." in html and RESTLESS in html
     assert client.post("/faq/cache/clear", data={"csrf_token": token}).status_code == 302
     assert stats(client, coach)["total_cached"] == 0
 
