@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.api.errors import ApiError
 from app.extensions import db
-from app.models import Conversation, ConversationStatus, EndUser, Memory, Message
+from app.models import Conversation, ConversationStatus, EndUser, EndUserIdentity, Memory, Message
 from app.models.base import utcnow
 from app.tenancy import get_for_creator
 
@@ -14,14 +14,24 @@ HISTORY_TURNS = 10
 
 
 def get_or_create_end_user(creator_id: uuid.UUID, channel: str, external_id: str) -> EndUser:
+    """The person known on `channel` as `external_id` (through their identities, so a linked
+    person is found from any of their channels), created on first contact."""
     user = db.session.scalar(
-        select(EndUser).where(
-            EndUser.creator_id == creator_id, EndUser.channel == channel, EndUser.external_id == external_id
+        select(EndUser)
+        .join(EndUserIdentity, EndUserIdentity.end_user_id == EndUser.id)
+        .where(
+            EndUserIdentity.creator_id == creator_id,
+            EndUserIdentity.channel == channel,
+            EndUserIdentity.external_id == external_id,
         )
     )
     if user is None:
-        user = EndUser(creator_id=creator_id, channel=channel, external_id=external_id, profile_data={})
+        user = EndUser(creator_id=creator_id, channel=channel, external_id=external_id, profile_data={}, attributes={})
         db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            EndUserIdentity(creator_id=creator_id, end_user_id=user.id, channel=channel, external_id=external_id)
+        )
         db.session.flush()
     return user
 
@@ -44,11 +54,12 @@ def get_or_create_conversation(end_user: EndUser, session_id: str) -> Conversati
 def find_conversation(creator_id: uuid.UUID, external_user_id: str, session_id: str, channel: str = "api"):
     row = db.session.execute(
         select(Conversation)
-        .join(EndUser, EndUser.id == Conversation.end_user_id)
+        .join(EndUserIdentity, EndUserIdentity.end_user_id == Conversation.end_user_id)
         .where(
-            EndUser.creator_id == creator_id,
-            EndUser.external_id == external_user_id,
-            EndUser.channel == channel,
+            EndUserIdentity.creator_id == creator_id,
+            EndUserIdentity.external_id == external_user_id,
+            EndUserIdentity.channel == channel,
+            Conversation.creator_id == creator_id,
             Conversation.session_id == session_id,
         )
     ).scalar_one_or_none()

@@ -1,7 +1,7 @@
 """Channels a creator's audience reaches them on. The web widget for now;
 SMS and WhatsApp through Twilio join later."""
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -19,10 +19,12 @@ WIDGET_DEFAULTS = {
 class Channel(IdMixin, TenantMixin, TimestampMixin, db.Model):
     __tablename__ = "channels"
 
-    channel_type: Mapped[str] = mapped_column(String(20))  # web (sms, whatsapp later)
+    channel_type: Mapped[str] = mapped_column(String(20))  # web, sms, whatsapp
     channel_name: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(30), default="active")
     configuration: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Credentials (a Twilio auth token), encrypted with a key derived from SECRET_KEY; never returned.
+    encrypted_secrets: Mapped[str | None] = mapped_column(Text)
 
     @property
     def widget(self) -> dict:

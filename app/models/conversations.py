@@ -15,7 +15,11 @@ class EndUser(IdMixin, TenantMixin, TimestampMixin, db.Model):
     """A member of a creator's audience ("users" in the API), on some channel."""
 
     __tablename__ = "end_users"
-    __table_args__ = (UniqueConstraint("creator_id", "channel", "external_id", name="uq_end_users_channel_external"),)
+    __table_args__ = (
+        UniqueConstraint("creator_id", "channel", "external_id", name="uq_end_users_channel_external"),
+        Index("ix_end_users_creator_phone", "creator_id", "phone_e164"),
+        Index("ix_end_users_creator_consent", "creator_id", "consent_state"),
+    )
 
     external_id: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(20))  # web, api, sms, whatsapp
@@ -25,6 +29,13 @@ class EndUser(IdMixin, TenantMixin, TimestampMixin, db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(10))
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Audience (issue 5): reachable by SMS/WhatsApp at phone_e164 when consent allows.
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict] = mapped_column(JSONType, default=dict)  # the creator's own fields (city, tier…)
+    consent_state: Mapped[str] = mapped_column(String(20), default="PENDING")  # see app/models/audience.py
+    consent_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    engagement_score: Mapped[float] = mapped_column(Float, default=0.0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     @property
     def label(self) -> str:
