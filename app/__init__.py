@@ -70,6 +70,8 @@ def _register_blueprints(app):
     from app.accounts.api import bp as accounts_api
     from app.api import register_api
     from app.assistant.api import bp as assistant_api
+    from app.audience import bp as audience_bp
+    from app.audience.api import bp as audience_api
     from app.auth import bp as auth_bp
     from app.auth.api import bp as auth_api
     from app.dashboard import bp as dashboard_bp
@@ -80,6 +82,9 @@ def _register_blueprints(app):
     from app.inbox.api import bp as inbox_api
     from app.knowledge import bp as knowledge_bp
     from app.knowledge.api import bp as knowledge_api
+    from app.messaging import bp as messaging_bp
+    from app.messaging import webhooks_bp
+    from app.messaging.api import bp as messaging_api
     from app.system import bp as system_bp
     from app.system.api import bp as system_api
     from app.widget import bp as channels_bp
@@ -96,8 +101,12 @@ def _register_blueprints(app):
         system_bp,
         channels_bp,
         widget_bp,
+        audience_bp,
+        messaging_bp,
+        webhooks_bp,
     ):
         app.register_blueprint(blueprint)
+    csrf.exempt(webhooks_bp)  # Twilio signs its callbacks (X-Twilio-Signature); there is no cookie
     api_blueprints = (
         auth_api,
         accounts_api,
@@ -106,6 +115,8 @@ def _register_blueprints(app):
         faq_api,
         inbox_api,
         channels_api,
+        audience_api,
+        messaging_api,
         system_api,
     )
     for blueprint in api_blueprints:

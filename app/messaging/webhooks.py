@@ -1,0 +1,3 @@
+"""Twilio's callbacks: POST /webhooks/inbound and POST /webhooks/status."""
+
+from app.messaging import webhooks_bp  # noqa: F401
