@@ -80,6 +80,15 @@ class Config:
     WIDGET_TOKEN_TTL_SECONDS = env_int("WIDGET_TOKEN_TTL_SECONDS", 10 * 60)
     WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", 16 * 1024)
     WIDGET_MESSAGES_PER_MINUTE = env_int("WIDGET_MESSAGES_PER_MINUTE", 20)
+    WIDGET_FRAMES_PER_MINUTE = env_int("WIDGET_FRAMES_PER_MINUTE", 120)  # any type: pings, typing, ...
+    # gunicorn gthread threads per web process (Procfile, Makefile: the same default). Each open
+    # widget socket holds one for its lifetime, so a process takes at most WIDGET_MAX_SOCKETS and
+    # keeps the other threads for pages and the API; past it a socket is refused (close 1013)
+    # and the widget reconnects, possibly to another process.
+    WEB_THREADS = env_int("WEB_THREADS", 512)
+    WIDGET_MAX_SOCKETS = env_int("WIDGET_MAX_SOCKETS", max(1, WEB_THREADS - 64))
+    # The realtime hub pings Redis after this much silence, and resubscribes when it stops answering.
+    WIDGET_HUB_HEARTBEAT_SECONDS = env_int("WIDGET_HUB_HEARTBEAT_SECONDS", 30)
     # flask-sock: pings find dead sockets (a closed laptop never says goodbye), so their
     # threads end; a frame over 1 MiB closes the socket before it is held in memory.
     SOCK_SERVER_OPTIONS = {

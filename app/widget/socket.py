@@ -6,11 +6,19 @@ connection_established, typing, message (sender ai/agent; AI answers stream
 as "delta" pieces, then one final frame with the whole text and its
 sources), handover_request, handover_initiated, status and error. Events
 for the visitor from other processes (an agent's reply) arrive through
-Redis pub/sub (app/realtime.py) and are forwarded as they come.
+Redis pub/sub: the process's realtime hub (app/realtime.py) sends them from
+its own threads, so the handler only waits for the visitor's frames.
+
+Each open socket holds one gunicorn gthread thread for its lifetime (and
+simple_websocket's reader thread), so the handler blocks in ws.receive()
+without polling, never sits inside a DB transaction while it waits, and a
+process past WIDGET_MAX_SOCKETS refuses new sockets so pages and the API
+keep threads to run on.
 """
 
 import json
 import logging
+import threading
 import time
 from collections import deque
 
@@ -22,19 +30,50 @@ from app.assistant import pipeline
 from app.assistant import services as assistant
 from app.extensions import db, sock
 from app.models import Channel, ConversationStatus
-from app.realtime import Subscription
+from app.realtime import HubFull, hub
 from app.widget import public_bp
 from app.widget.services import origin_allowed, read_visitor_token
 
 log = logging.getLogger(__name__)
 HISTORY = 50
-POLL_SECONDS = 0.2
+TRY_AGAIN_LATER = 1013  # WebSocket close code: the server is at capacity
+LIVENESS_CHECK_SECONDS = 5  # an idle socket's handler wakes this often (see LockedSocket.receive)
 
 
 class FrameError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class LockedSocket:
+    """A socket that two threads may send on (its handler and the hub's senders), one frame at a time."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self._lock = threading.Lock()
+
+    def send(self, data) -> None:
+        with self._lock:
+            self.ws.send(data)
+
+    def receive(self):
+        """The visitor's next frame; ConnectionClosed once they are gone.
+
+        Waits in long slices, not forever: simple_websocket 1.1.0 wakes a waiting receive()
+        before it marks an over-size frame's connection closed, and a receive() without a
+        timeout would then sleep on, holding its thread for good.
+        """
+        while True:
+            raw = self.ws.receive(timeout=LIVENESS_CHECK_SECONDS)
+            if raw is not None:
+                return raw
+            if not self.ws.connected or not self.ws.thread.is_alive():
+                raise ConnectionClosed(self.ws.close_reason, self.ws.close_message)
+
+    def close(self, reason=None, message=None) -> None:
+        with self._lock:
+            self.ws.close(reason=reason, message=message)
 
 
 def send(ws, **frame) -> None:
@@ -60,15 +99,23 @@ def widget_socket(ws, channel_id):
     end_user = assistant.get_or_create_end_user(channel.creator_id, "web", visitor_id)
     conversation = assistant.get_or_create_conversation(end_user, visitor_id)
     db.session.commit()
-    subscription = Subscription(current_app.extensions["redis"], conversation.id)
+    ws = LockedSocket(ws)
+    try:
+        registration = hub().register(
+            conversation.id, lambda event: send(ws, **event), limit=current_app.config["WIDGET_MAX_SOCKETS"]
+        )
+    except HubFull:
+        db.session.remove()
+        log.warning("widget socket refused: process at WIDGET_MAX_SOCKETS")
+        return _refuse(ws, TRY_AGAIN_LATER, "The chat is busy; reconnecting shortly.")
     try:
         _welcome(ws, channel, conversation)
         db.session.commit()  # never sit idle inside a transaction: it would block writers
-        _serve(ws, conversation, subscription)
+        _serve(ws, conversation)
     except ConnectionClosed:
         pass
     finally:
-        subscription.close()
+        hub().unregister(registration)
         db.session.remove()
 
 
@@ -84,19 +131,22 @@ def _welcome(ws, channel, conversation) -> None:
     )
 
 
-def _serve(ws, conversation, subscription) -> None:
-    recent = deque()
-    per_minute = current_app.config["WIDGET_MESSAGES_PER_MINUTE"]
+def _serve(ws, conversation) -> None:
+    """Answer the visitor's frames until they leave (ConnectionClosed ends it)."""
+    frames, messages = (
+        Throttle(current_app.config["WIDGET_FRAMES_PER_MINUTE"]),
+        Throttle(current_app.config["WIDGET_MESSAGES_PER_MINUTE"]),
+    )
     while True:
-        for event in subscription.poll():
-            ws.send(json.dumps(event, default=str))
-        raw = ws.receive(timeout=POLL_SECONDS)
-        if raw is None:
-            continue
+        raw = ws.receive()  # waits; the ping_interval of SOCK_SERVER_OPTIONS ends dead clients
         try:
+            if not frames.allow():
+                if frames.warn():
+                    raise FrameError("RATE_LIMITED", "Too many frames; slow down.")
+                continue  # told once per minute; the rest of a flood is dropped unread
             frame = _parse(raw)
-            if frame["type"] == "text":
-                _throttle(recent, per_minute)
+            if frame["type"] == "text" and not messages.allow():
+                raise FrameError("RATE_LIMITED", "Too many messages; wait a moment before sending more.")
             _handle(ws, conversation, frame)
         except FrameError as error:
             send(ws, type="error", code=error.code, message=str(error))
@@ -120,13 +170,30 @@ def _parse(raw) -> dict:
     return frame
 
 
-def _throttle(recent: deque, per_minute: int) -> None:
-    now = time.monotonic()
-    while recent and now - recent[0] > 60:
-        recent.popleft()
-    if len(recent) >= per_minute:
-        raise FrameError("RATE_LIMITED", "Too many messages; wait a moment before sending more.")
-    recent.append(now)
+class Throttle:
+    """At most `per_minute` events in any sliding minute, for one socket."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self.recent: deque[float] = deque()
+        self.warned_at = float("-inf")
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        if len(self.recent) >= self.per_minute:
+            return False
+        self.recent.append(now)
+        return True
+
+    def warn(self) -> bool:
+        """True once per minute of refusals: a flood gets one error frame, not one per frame."""
+        now = time.monotonic()
+        if now - self.warned_at < 60:
+            return False
+        self.warned_at = now
+        return True
 
 
 def _handle(ws, conversation, frame: dict) -> None:
