@@ -36,7 +36,8 @@ seed: migrate
 ## The whole product on embedded defaults (SQLite, in-process RQ worker and
 ## scheduler on fakeredis, local Chroma, offline AI) at http://127.0.0.1:5000
 run: seed
-	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 16 \
+# Each open chat-widget socket holds a gthread thread: hundreds of threads, and room for them in worker-connections.
+	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $${WEB_THREADS:-512} --worker-connections $${WEB_CONNECTIONS:-2048} \
 	  --bind 127.0.0.1:5000 --access-logfile - wsgi:app
 
 ## Production-style: web and worker as separate processes (needs REDIS_URL).
