@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 from app.api.errors import ApiError
 from app.assistant import services as assistant
 from app.extensions import db
+from app.messaging import outbox
 from app.models import Conversation, ConversationStatus, Creator, EndUser, Member, Memory, Message
 from app.models.base import utcnow
 from app.realtime import publish
@@ -221,7 +222,9 @@ def reply(conversation: Conversation, member: Member | None, text: str) -> Messa
     if took_over:
         _take(conversation, member)
     message = assistant.add_message(conversation, "agent", text, member_id=_id(member))
+    outbound = outbox.queue_reply(conversation, message, "agent_reply")  # SMS/WhatsApp: same transaction
     db.session.commit()
+    outbox.dispatch(outbound)
     if took_over:
         _announce_takeover(conversation, member)
     _push(

@@ -1,4 +1,5 @@
-"""Web channels: configuration, embed code, visitor tokens and origin checks."""
+"""Channels: the web widget (configuration, embed code, visitor tokens, origin checks),
+and the SMS/WhatsApp ones, whose Twilio specifics live in app/messaging/channels.py."""
 
 import secrets
 import uuid
@@ -6,13 +7,16 @@ from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.api.errors import ApiError
 from app.extensions import db
+from app.messaging import channels as twilio_channels
 from app.models import Channel
 from app.models.channels import WIDGET_DEFAULTS
 from app.tenancy import get_for_creator
+from app.widget.schemas import WidgetConfigSchema
 
 CONFIG_KEYS = tuple(WIDGET_DEFAULTS)
 
@@ -23,6 +27,54 @@ def channels_query(creator_id: uuid.UUID):
 
 def get_channel(creator_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
     return get_for_creator(Channel, creator_id, channel_id, "Channel")
+
+
+def create_channel(creator_id: uuid.UUID, data: dict) -> Channel:
+    """POST /channels: a web widget, or an SMS/WhatsApp number on the creator's Twilio account."""
+    if data["channel_type"] == "web":
+        return create_web_channel(creator_id, data["channel_name"], _widget_config(data.get("configuration")))
+    if not data.get("secrets"):
+        raise ApiError(422, "A Twilio channel needs secrets.auth_token.", details=[{"field": "secrets.auth_token"}])
+    return twilio_channels.create_twilio_channel(
+        creator_id, data["channel_type"], data["channel_name"], data.get("configuration") or {}, data["secrets"]
+    )
+
+
+def update_any_channel(channel: Channel, data: dict) -> Channel:
+    if channel.channel_type in twilio_channels.TWILIO_TYPES:
+        return twilio_channels.update_twilio_channel(
+            channel, data.get("channel_name"), data.get("configuration"), data.get("secrets")
+        )
+    return update_channel(channel, data.get("channel_name"), _widget_config(data.get("configuration")))
+
+
+def _widget_config(configuration: dict | None) -> dict | None:
+    if configuration is None:
+        return None
+    try:
+        return WidgetConfigSchema().load(configuration)
+    except ValidationError as error:
+        details = [{"field": f"configuration.{k}", "message": " ".join(map(str, v))} for k, v in error.messages.items()]
+        raise ApiError(422, "The widget configuration is not valid.", details=details) from error
+
+
+def describe(channel: Channel) -> dict:
+    """A channel as the API shows it: never its secrets; Twilio channels with their webhook URLs."""
+    config = dict(channel.widget if channel.channel_type == "web" else channel.configuration or {})
+    twilio = channel.channel_type in twilio_channels.TWILIO_TYPES
+    reason = config.pop("status_reason", None)
+    config.pop("status_callback_url", None)
+    return {
+        "id": channel.id,
+        "channel_type": channel.channel_type,
+        "channel_name": channel.channel_name,
+        "status": channel.status,
+        "status_reason": reason,
+        "public_configuration": config,
+        "has_credentials": bool(twilio and twilio_channels.credentials(channel)),
+        "webhook_urls": twilio_channels.webhook_urls() if twilio else None,
+        "created_at": channel.created_at,
+    }
 
 
 def create_web_channel(creator_id: uuid.UUID, name: str, configuration: dict | None = None) -> Channel:
