@@ -57,7 +57,12 @@ class AppContextMixin:
 
 
 class AppWorker(AppContextMixin, Worker):
-    """The production worker (`worker.py`): forks a work horse per job."""
+    """A forking worker (`worker.py --fork`): a work horse per job, isolated but ~15 ms of CPU per fork."""
+
+
+class ProcessWorker(AppContextMixin, SimpleWorker):
+    """The production worker (`worker.py`): runs jobs in its own process without forking, so short
+    jobs (one outbound SMS each) are not capped by the fork; SIGTERM still finishes the current job."""
 
 
 class ThreadWorker(AppContextMixin, SimpleWorker):
