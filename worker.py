@@ -19,6 +19,8 @@ def main(argv: list[str]) -> int:
         print("worker.py needs REDIS_URL; without it the web process runs jobs itself.", file=sys.stderr)
         return 2
     recover_interrupted_work(app)
+    with app.app_context():  # sends cut off by a dead worker: reconciled with Twilio, never resent blindly
+        sweep_outbox()
     # Jobs run in this process (no fork per job: outbound sends are many and short);
     # --fork isolates each job in a work horse instead, at ~15 ms of CPU per job.
     worker = make_worker(app, worker_class=AppWorker if "--fork" in argv else ProcessWorker)
