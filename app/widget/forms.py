@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
 
 
@@ -21,3 +21,13 @@ class WidgetForm(FlaskForm):
 
     def origins(self) -> list[str]:
         return [line.strip() for line in (self.allowed_origins.data or "").splitlines() if line.strip()]
+
+
+class TwilioChannelForm(FlaskForm):
+    """Connect a Twilio number for SMS or WhatsApp (the auth token is stored encrypted)."""
+
+    channel_type = SelectField("Channel", choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
+    channel_name = StringField("Name", default="Text messages", validators=[DataRequired(), Length(max=120)])
+    account_sid = StringField("Twilio account SID", validators=[DataRequired(), Length(max=34)])
+    auth_token = PasswordField("Twilio auth token", validators=[DataRequired(), Length(max=64)])
+    phone_number = StringField("Number (E.164, like +15551234567)", validators=[DataRequired(), Length(max=16)])
