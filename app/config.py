@@ -101,6 +101,10 @@ class Config:
     # Generated answers to context-free questions are reused for this long, until the knowledge changes.
     RESPONSE_CACHE_TTL_SECONDS = env_int("RESPONSE_CACHE_TTL_SECONDS", 7 * 24 * 3600)
 
+    # Twilio (SMS, WhatsApp). Credentials live encrypted on each channel; these only tune sending.
+    TWILIO_API_BASE = env_str("TWILIO_API_BASE")  # None: https://api.twilio.com (tests point it at a fake)
+    OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 5)  # backoff after a 429/5xx, doubling
+
     # Knowledge ingestion
     INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died
     INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)

@@ -36,6 +36,15 @@ SECTIONS = (
         "Live conversations from the widget, SMS and WhatsApp, with human takeover.",
     ),
     Section(
+        "outbox",
+        "Outbox",
+        "messaging.outbox",
+        "⇪",
+        EVERYONE,
+        "Engage",
+        "Every SMS and WhatsApp message sent, what became of it, and inbound activity.",
+    ),
+    Section(
         "audience",
         "Audience",
         "dashboard.audience",

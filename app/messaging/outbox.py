@@ -240,7 +240,7 @@ def _handle_error(row: OutboundMessage, user: EndUser, http_status: int, code: s
 
 
 def _backoff(attempts: int) -> timedelta:
-    base = float(current_app.config.get("OUTBOX_RETRY_BASE_SECONDS", 5))
+    base = float(current_app.config["OUTBOX_RETRY_BASE_SECONDS"])
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 

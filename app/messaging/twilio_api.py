@@ -32,5 +32,5 @@ class RebasedHttpClient(TwilioHttpClient):
 
 
 def make_client(account_sid: str, auth_token: str) -> Client:
-    http = RebasedHttpClient(current_app.config.get("TWILIO_API_BASE"), timeout=TIMEOUT_SECONDS)
+    http = RebasedHttpClient(current_app.config["TWILIO_API_BASE"], timeout=TIMEOUT_SECONDS)
     return Client(account_sid, auth_token, http_client=http)

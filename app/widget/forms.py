@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
 
 
@@ -26,7 +27,7 @@ class WidgetForm(FlaskForm):
 class TwilioChannelForm(FlaskForm):
     """Connect a Twilio number for SMS or WhatsApp (the auth token is stored encrypted)."""
 
-    channel_type = SelectField("Channel", choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
+    channel_type = SelectField("Channel", choices=[SelectChoice("sms", "SMS"), SelectChoice("whatsapp", "WhatsApp")])
     channel_name = StringField("Name", default="Text messages", validators=[DataRequired(), Length(max=120)])
     account_sid = StringField("Twilio account SID", validators=[DataRequired(), Length(max=34)])
     auth_token = PasswordField("Twilio auth token", validators=[DataRequired(), Length(max=64)])

@@ -22,11 +22,11 @@ def account_sid(n: int) -> str:
 @pytest.fixture
 def twilio(app):
     """The fake Twilio, with the app's client pointed at it and fast retries."""
+    saved = {key: app.config[key] for key in ("TWILIO_API_BASE", "OUTBOX_RETRY_BASE_SECONDS")}
     with FakeTwilio() as fake:
         app.config.update(TWILIO_API_BASE=fake.url, OUTBOX_RETRY_BASE_SECONDS=0.01)
         yield fake
-        app.config.pop("TWILIO_API_BASE")
-        app.config.pop("OUTBOX_RETRY_BASE_SECONDS")
+        app.config.update(saved)
 
 
 @pytest.fixture

@@ -58,7 +58,8 @@ def _due_now(app, row_id):
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retried_on_the_same_row(app, queued, twilio, status):
+def test_throttling_and_server_errors_are_retried_on_the_same_row(app, queued, twilio, status, monkeypatch):
+    monkeypatch.setitem(app.config, "OUTBOX_RETRY_BASE_SECONDS", 60)  # clearly not due until _due_now
     row_id = queued()
     twilio.fail_next(status, code=20429 if status == 429 else None)
     assert _send(app, row_id) == OutboxStatus.QUEUED
