@@ -8,6 +8,10 @@ The policy, in one place:
   confirmation of the STOP itself, which carriers require.
 """
 
+import uuid
+
+from sqlalchemy import insert
+
 from app.extensions import db
 from app.models import ConsentEvent, ConsentState, EndUser
 from app.models.base import utcnow
@@ -41,3 +45,26 @@ def set_consent(user: EndUser, state: str, source: str, detail: str | None = Non
     user.consent_state = state
     user.consent_updated_at = utcnow()
     return True
+
+
+def record_initial_consent(creator_id, states: dict, source: str, detail: str | None = None) -> None:
+    """set_consent for many users created as PENDING a moment ago (a bulk import), in one INSERT.
+
+    `states` maps user id -> the state they were given; PENDING ones need no history.
+    """
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "creator_id": creator_id,
+            "end_user_id": user_id,
+            "state": state,
+            "previous_state": ConsentState.PENDING,
+            "source": source,
+            "detail": detail,
+            "created_at": utcnow(),
+        }
+        for user_id, state in states.items()
+        if state != ConsentState.PENDING
+    ]
+    if rows:
+        db.session.execute(insert(ConsentEvent), rows)
