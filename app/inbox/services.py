@@ -215,7 +215,7 @@ def reply(conversation: Conversation, member: Member | None, text: str) -> Messa
     holder = conversation.assigned_member_id
     with_agent = conversation.status == ConversationStatus.WITH_AGENT
     if with_agent and holder is not None and holder != _id(member):
-        name = _agent_name(conversation, db.session.get(Member, holder))
+        name = agent_name(conversation, db.session.get(Member, holder))
         raise ApiError(409, f"{name} has this conversation. Take it over first to reply.")
     # Taken by an API key (no member): the first member to reply becomes its assignee.
     took_over = not with_agent or (holder is None and member is not None)
@@ -235,7 +235,7 @@ def reply(conversation: Conversation, member: Member | None, text: str) -> Messa
             "text": message.content,
             "message_id": message.id,
             "agent_id": _id(member),
-            "agent_name": _agent_name(conversation, member),
+            "agent_name": agent_name(conversation, member),
             "created_at": _iso(message.created_at),
         },
     )
@@ -252,7 +252,7 @@ def hand_back(conversation: Conversation, member: Member | None) -> Conversation
     conversation.assigned_member_id = None
     conversation.escalation_reason = None
     assistant.add_message(
-        conversation, "system", f"{_agent_name(conversation, member)} handed the conversation back to the AI"
+        conversation, "system", f"{agent_name(conversation, member)} handed the conversation back to the AI"
     )
     db.session.commit()
     _push(
@@ -273,7 +273,7 @@ def close(conversation: Conversation, member: Member | None, reason: str, summar
     assistant.add_message(
         conversation,
         "system",
-        f"{_agent_name(conversation, member)} closed the conversation ({conversation.close_reason})",
+        f"{agent_name(conversation, member)} closed the conversation ({conversation.close_reason})",
     )
     db.session.commit()
     _push(conversation, {"type": "status", "status": conversation.status, "text": "This conversation has been closed."})
@@ -293,18 +293,18 @@ def _refuse_closed(conversation: Conversation) -> None:
 def _take(conversation: Conversation, member: Member | None) -> None:
     conversation.status = ConversationStatus.WITH_AGENT
     conversation.assigned_member_id = _id(member)
-    assistant.add_message(conversation, "system", f"{_agent_name(conversation, member)} joined the conversation")
+    assistant.add_message(conversation, "system", f"{agent_name(conversation, member)} joined the conversation")
 
 
 def _announce_takeover(conversation: Conversation, member: Member | None) -> None:
-    text = f"{_agent_name(conversation, member)} joined the conversation"
+    text = f"{agent_name(conversation, member)} joined the conversation"
     _push(
         conversation,
         {
             "type": "handover_initiated",
             "status": conversation.status,
             "agent_id": _id(member),
-            "agent_name": _agent_name(conversation, member),
+            "agent_name": agent_name(conversation, member),
             "message": text,
             "text": text,
         },
@@ -315,7 +315,7 @@ def _id(member: Member | None) -> uuid.UUID | None:
     return member.id if member is not None else None
 
 
-def _agent_name(conversation: Conversation, member: Member | None) -> str:
+def agent_name(conversation: Conversation, member: Member | None) -> str:
     if member is not None:
         return member.full_name
     creator = db.session.get(Creator, conversation.creator_id)

@@ -29,7 +29,8 @@ from app.api.errors import ApiError
 from app.assistant import pipeline
 from app.assistant import services as assistant
 from app.extensions import db, sock
-from app.models import Channel, ConversationStatus
+from app.inbox import services as inbox
+from app.models import Channel, ConversationStatus, Member
 from app.realtime import HubFull, hub
 from app.widget import public_bp
 from app.widget.services import origin_allowed, read_visitor_token
@@ -120,14 +121,14 @@ def widget_socket(ws, channel_id):
 
 
 def _welcome(ws, channel, conversation) -> None:
-    history = assistant.history(conversation, HISTORY) if not conversation.context_reset_at else []
+    history = assistant.history(conversation, HISTORY)  # since the last context reset, if any
     send(
         ws,
         type="connection_established",
         conversation_id=conversation.id,
         status=conversation.status,
         config={k: v for k, v in channel.widget.items() if k != "allowed_origins"},
-        history=[_message_frame(m) for m in history],
+        history=[_message_frame(m, conversation) for m in history],
     )
 
 
@@ -233,8 +234,8 @@ def _answer(ws, conversation, text: str) -> None:
     send(ws, **_message_frame(turn.reply), done=True, escalated=turn.escalated)
 
 
-def _message_frame(message) -> dict:
-    return {
+def _message_frame(message, conversation=None) -> dict:
+    frame = {
         "type": "message",
         "sender": message.sender,
         "text": message.content,
@@ -243,3 +244,7 @@ def _message_frame(message) -> dict:
         "sources": message.sources or [],
         "created_at": message.created_at,
     }
+    if message.sender == "agent" and conversation is not None:  # named as in the live frame
+        member = db.session.get(Member, message.member_id) if message.member_id else None
+        frame |= {"agent_id": message.member_id, "agent_name": inbox.agent_name(conversation, member)}
+    return frame

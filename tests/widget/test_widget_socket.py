@@ -2,6 +2,7 @@
 WebSocket protocol over a real connection to the live server."""
 
 import json
+import uuid
 
 import pytest
 import simple_websocket
@@ -135,3 +136,43 @@ def test_talk_to_a_human_and_an_agent_reply_arrives_through_pubsub(app, client, 
     agent = visitor.until(lambda f: f["type"] == "message" and f["sender"] == "agent")
     assert agent["text"] == "Hi, Ana here!"
     visitor.close()
+
+
+def test_history_names_the_agent_and_survives_a_context_reset(app, client, creator, live_server_url, coach_channel):
+    visitor, hello, visitor_id = connect(client, live_server_url, coach_channel)
+    visitor.send(type="text", text="How many rest days should I take each week?")
+    visitor.until(lambda f: f.get("done"))
+    conversation_id = hello["conversation_id"]
+    reply = client.post(
+        f"/api/v1/conversations/{conversation_id}/reply", headers=creator.headers, json={"message": "Hi, Alice here."}
+    )
+    assert reply.status_code == 201
+    visitor.close()
+    with app.app_context():  # what POST /chat/sessions/<id>/reset does
+        from app.assistant import services as assistant
+        from app.extensions import db
+        from app.models import Conversation
+
+        assistant.reset_context(db.session.get(Conversation, uuid.UUID(conversation_id)))
+    again, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    assert hello["history"] == []  # the reset hides what came before it
+    again.send(type="text", text="Thanks!")
+    again.until(lambda f: f["type"] == "status" or f.get("done"))
+    again.close()
+    third, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    assert [m["text"] for m in hello["history"]] == ["Thanks!"]  # but not what came after it
+    third.close()
+
+
+def test_an_agents_reply_in_the_history_carries_their_name(client, creator, live_server_url, coach_channel):
+    visitor, hello, visitor_id = connect(client, live_server_url, coach_channel)
+    client.post(
+        f"/api/v1/conversations/{hello['conversation_id']}/reply",
+        headers=creator.headers,
+        json={"message": "Hi, Alice here."},
+    )
+    visitor.close()
+    again, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    agent = [m for m in hello["history"] if m["sender"] == "agent"]
+    assert agent and agent[0]["agent_name"] == "Alice Coach" and agent[0]["text"] == "Hi, Alice here."
+    again.close()
