@@ -230,7 +230,9 @@ def test_visitor_asks_the_widget_then_a_human_answers_from_the_inbox(
     expect(log.locator(".msg.user .body")).to_have_text([QUESTION, "Yes please, three runs a week."])
     expect(log.locator(".msg.ai").last.locator(".sources")).to_contain_text("Source: guide")
     expect(log.locator(".msg.agent .body")).to_have_text("Hi, Alice here: two rest days is right. Want a plan?")
-    expect(log.locator(".msg.user").last).to_be_in_viewport()  # opened scrolled to the newest message
+    expect(log.locator(".msg.agent .who")).to_have_text("Alice Coach")  # named in the history too
+    expect(log.locator(".msg.system").last).to_have_text("A team member has this conversation.")
+    expect(log.locator(".msg.system").last).to_be_in_viewport()  # opened scrolled to the newest message
     assert visitor.conversation_id() == conversation_id
     assert [f["conversation_id"] for f in visitor.frames if f["type"] == "connection_established"] == [
         conversation_id,

@@ -136,6 +136,9 @@
       current = null; // an answer cut off by a dropped connection comes back whole in the history
       if (config.welcome_message) bubble("ai", config.welcome_message);
       (frame.history || []).forEach((m) => bubble(m.sender, m.text, m));
+      // After a reload the visitor still sees who is answering.
+      if (frame.status === "with_agent") bubble("system", "A team member has this conversation.");
+      else if (frame.status === "waiting_for_human") bubble("system", "A team member will reply here as soon as possible.");
     } else if (frame.type === "typing") {
       $(".typing").classList.toggle("on", !!frame.active);
     } else if (frame.type === "message" && frame.delta !== undefined) {
