@@ -47,6 +47,7 @@ CRITERIA = {
         },
     ],
 }
+TIER = "CASE WHEN n % 5 = 0 THEN 'premium' ELSE 'basic' END"
 CITIES = ("Austin", "Reno", "Dallas", "Paris", "Lagos", "Lima", "Oslo", "Pune")
 
 
@@ -55,16 +56,20 @@ def populate(creator_id: uuid.UUID, count: int, dialect: str) -> None:
     if dialect == "postgresql":
         series = f"SELECT g AS n FROM generate_series(1, {count}) g"
         new_id, now, ago = "gen_random_uuid()", "now()", "now() - (n % 60) * interval '1 day'"
-        attrs = "jsonb_build_object('city', (ARRAY{cities})[1 + n % 8], 'age', 18 + n % 60, 'tier', CASE WHEN n % 5 = 0 THEN 'premium' ELSE 'basic' END)"
+        attrs = "jsonb_build_object('city', (ARRAY{cities})[1 + n % 8], 'age', 18 + n % 60, 'tier', " + TIER + ")"
         attrs = attrs.format(cities="['" + "','".join(CITIES) + "']")
         creator = f"'{creator_id}'::uuid"
     else:
         series = f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s"
         new_id = "lower(hex(randomblob(16)))"
-        now, ago = "strftime('%Y-%m-%d %H:%M:%f', 'now')", "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (n % 60) || ' days')"
+        now, ago = (
+            "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (n % 60) || ' days')",
+        )
         city = "CASE n % 8 " + " ".join(f"WHEN {i} THEN '{c}'" for i, c in enumerate(CITIES)) + " END"
-        attrs = f"json_object('city', {city}, 'age', 18 + n % 60, 'tier', CASE WHEN n % 5 = 0 THEN 'premium' ELSE 'basic' END)"
+        attrs = f"json_object('city', {city}, 'age', 18 + n % 60, 'tier', {TIER})"
         creator = f"'{creator_id.hex}'"
+    last_digit = "right(phone_e164, 1)" if dialect == "postgresql" else "substr(phone_e164, -1)"
     states = "CASE n % 4 WHEN 0 THEN 'PENDING' WHEN 3 THEN 'STOP' ELSE 'OPT_IN' END"
     db.session.execute(
         text(
@@ -77,14 +82,15 @@ def populate(creator_id: uuid.UUID, count: int, dialect: str) -> None:
     db.session.execute(
         text(
             "INSERT INTO end_user_identities (id, creator_id, end_user_id, channel, external_id, created_at) "
-            f"SELECT {new_id}, creator_id, id, 'sms', external_id, created_at FROM end_users WHERE creator_id = {creator}"
+            f"SELECT {new_id}, creator_id, id, 'sms', external_id, created_at FROM end_users "
+            f"WHERE creator_id = {creator}"
         )
     )
     db.session.execute(
         text(
             "INSERT INTO end_user_tags (id, creator_id, end_user_id, tag) "
             f"SELECT {new_id}, creator_id, id, 'vip' FROM end_users WHERE creator_id = {creator} "
-            "AND CAST(substr(phone_e164, -1) AS INTEGER) = 7"
+            f"AND {last_digit} = '7'"
         )
     )
     db.session.commit()
@@ -110,21 +116,29 @@ def main() -> None:
         from app.auth.services import register_creator
 
         for size in SIZES:
-            member = register_creator(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-password-42", "Bench", "Bench")
+            member = register_creator(
+                f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-password-42", "Bench", "Bench"
+            )
             creator_id = member.creator_id
             started = time.perf_counter()
             populate(creator_id, size, dialect)
             insert_s = time.perf_counter() - started
             baseline_ms, total = best_of(
-                3, lambda: db.session.scalar(select(func.count()).where(EndUser.creator_id == creator_id))
+                3, lambda c=creator_id: db.session.scalar(select(func.count()).where(EndUser.creator_id == c))
             )
-            segment_ms, result = best_of(3, lambda: evaluate_criteria(creator_id, CRITERIA))
+            segment_ms, result = best_of(3, lambda c=creator_id: evaluate_criteria(c, CRITERIA))
             rows.append((size, dialect, insert_s, baseline_ms, segment_ms, result["matching_users"], total))
-    print(f"\n{'users':>10} {'db':>10} {'insert s':>9} {'COUNT(*) ms':>12} {'segment ms':>11} {'ratio':>6} {'matching':>9}")
+    print(
+        f"\n{'users':>10} {'db':>10} {'insert s':>9}"
+        f" {'COUNT(*) ms':>12} {'segment ms':>11} {'ratio':>6} {'matching':>9}"
+    )
     for size, dialect, insert_s, baseline_ms, segment_ms, matching, total in rows:
         assert total == size
         ratio = segment_ms / baseline_ms
-        print(f"{size:>10} {dialect:>10} {insert_s:>9.1f} {baseline_ms:>12.1f} {segment_ms:>11.1f} {ratio:>6.1f} {matching:>9}")
+        print(
+            f"{size:>10} {dialect:>10} {insert_s:>9.1f}"
+            f" {baseline_ms:>12.1f} {segment_ms:>11.1f} {ratio:>6.1f} {matching:>9}"
+        )
 
 
 if __name__ == "__main__":
