@@ -1,5 +1,7 @@
 """Bare extension objects; `create_app()` wires them to an app."""
 
+import sqlite3
+
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -9,6 +11,8 @@ from flask_smorest import Api
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -28,6 +32,16 @@ class JsonApi(Api):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, _record):
+    """SQLite applies ON DELETE CASCADE / SET NULL only when asked, per connection: the
+    embedded default must delete like PostgreSQL does. (Migrations turn it off: migrations/env.py.)"""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

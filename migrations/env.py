@@ -101,6 +101,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables (copy, drop, rename): with foreign keys
+            # enforced, dropping the old table would cascade-delete the rows that point at it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction, so Alembic's own is the real one
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -47,16 +47,11 @@ SECTIONS = (
     Section(
         "audience",
         "Audience",
-        "dashboard.audience",
+        "audience.index",
         "☺",
         EVERYONE,
         "Engage",
         "Your end users, their consent, segments and imports.",
-        (
-            "End users with phone, e-mail, tags, timezone, language and consent history.",
-            "Bulk CSV/JSON import with a per-row report.",
-            "Segments with nested AND/OR filters, evaluated on the database.",
-        ),
     ),
     Section(
         "knowledge",
