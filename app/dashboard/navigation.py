@@ -92,7 +92,7 @@ SECTIONS = (
         "☎",
         ADMINS,
         "Build",
-        "The chat widget for your website (SMS and WhatsApp through Twilio next).",
+        "The chat widget for your website, and SMS and WhatsApp numbers through Twilio.",
     ),
     Section(
         "campaigns",
