@@ -4,6 +4,7 @@ import click
 from flask import current_app
 
 from app.auth import services as auth_services
+from app.demo import seed_content
 from app.jobs import run_pending_jobs
 
 DEMO_EMAIL = "demo@creatorhub.local"
@@ -17,7 +18,8 @@ def register_cli(app):
         member = auth_services.find_member_by_email(DEMO_EMAIL)
         if member is None:
             member = auth_services.register_creator(DEMO_EMAIL, DEMO_PASSWORD, "Demo Coach", "Demo Coaching Co.")
-            click.echo("Created the demo creator.")
+            seed_content(member)
+            click.echo("Created the demo creator, with a course, a chat widget and an FAQ entry.")
         click.echo(f"Log in at http://127.0.0.1:5000/login as {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     @app.cli.command("create-creator")
