@@ -1,4 +1,5 @@
-"""RQ worker for the `ingest`, `outbound` and `default` queues, with RQ's scheduler.
+"""RQ worker for the `ingest`, `outbound` and `default` queues, with RQ's scheduler
+and the periodic jobs' tick (app.jobs.PERIODIC_JOBS: the outbox sweep).
 
 Run `python worker.py` (the Procfile's `worker`) against a real Redis
 (REDIS_URL). On the embedded default the web process runs its own worker
@@ -6,9 +7,10 @@ thread instead, so this is only needed in production.
 """
 
 import sys
+import threading
 
 from app import create_app
-from app.jobs import AppWorker, ProcessWorker, make_worker
+from app.jobs import AppWorker, ProcessWorker, make_worker, run_scheduler_loop
 from app.maintenance import recover_interrupted_work
 from app.messaging.tasks import sweep_outbox
 
@@ -26,6 +28,9 @@ def main(argv: list[str]) -> int:
     worker = make_worker(app, worker_class=AppWorker if "--fork" in argv else ProcessWorker)
     # SIGTERM finishes the current job, then exits (RQ's warm shutdown).
     # --burst: run what is queued, then exit (used by tests and one-off runs).
+    if "--burst" not in argv:  # the periodic jobs' tick (the outbox sweep); RQ's scheduler runs in work()
+        kwargs = {"interval": 5.0, "rq_scheduler": False}
+        threading.Thread(target=run_scheduler_loop, args=(app,), kwargs=kwargs, name="periodic", daemon=True).start()
     worker.work(burst="--burst" in argv, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
     return 0
 

@@ -104,6 +104,14 @@ class Config:
     # Twilio (SMS, WhatsApp). Credentials live encrypted on each channel; these only tune sending.
     TWILIO_API_BASE = env_str("TWILIO_API_BASE")  # None: https://api.twilio.com (tests point it at a fake)
     OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 5)  # backoff after a 429/5xx, doubling
+    # The outbox sweep (lost send jobs, sends cut off mid-call, unanswered inbound messages) runs this often,
+    # and leaves alone what is younger than the grace (its own job is probably still coming).
+    OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 30)
+    OUTBOX_SWEEP_GRACE_SECONDS = env_int("OUTBOX_SWEEP_GRACE_SECONDS", 60)
+    # One worker answers an inbound message: its claim lasts longer than any answering job may run.
+    OUTBOX_INBOUND_CLAIM_SECONDS = env_int("OUTBOX_INBOUND_CLAIM_SECONDS", 360)
+    OUTBOX_INBOUND_JOB_TIMEOUT_SECONDS = env_int("OUTBOX_INBOUND_JOB_TIMEOUT_SECONDS", 300)
+    OUTBOX_INBOUND_MAX_AGE_SECONDS = env_int("OUTBOX_INBOUND_MAX_AGE_SECONDS", 24 * 3600)  # older: not answered late
 
     # Knowledge ingestion
     INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died
@@ -152,6 +160,7 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     EMBEDDED_WORKER = False  # tests start the worker thread only where they need it
+    OUTBOX_SWEEP_SECONDS = 0  # no background sweep over the shared test database unless a test asks
     RATELIMIT_API_GENERAL = "10000 per hour"
 
 

@@ -18,6 +18,8 @@ from rq.timeouts import TimerDeathPenalty
 from app.extensions import redis_connection
 
 QUEUE_NAMES = ("ingest", "outbound", "default")
+# Jobs enqueued on `default` every so often: (name, function path, config key of the interval in seconds).
+PERIODIC_JOBS = (("outbox-sweep", "app.messaging.tasks.sweep_outbox", "OUTBOX_SWEEP_SECONDS"),)
 log = logging.getLogger(__name__)
 
 
@@ -81,29 +83,52 @@ def make_worker(app, worker_class=ThreadWorker, connection=None):
     return worker
 
 
-def run_scheduler_loop(app, interval: float = 1.0, stop: threading.Event | None = None):
-    """RQ's scheduler, driven from a thread: moves due scheduled jobs to their queues."""
+def enqueue_periodic_jobs(app, connection=None) -> list[str]:
+    """Enqueue each periodic job whose interval has passed, once across every process ticking:
+    the tick is a Redis key set with NX that expires after the interval, so one web process and
+    N workers still make one run per interval. Returns the names enqueued."""
+    connection = connection or app.extensions["redis"]
+    enqueued = []
+    for name, func, key in PERIODIC_JOBS:
+        interval = int(app.config[key])
+        if interval > 0 and connection.set(f"periodic:{name}", "1", nx=True, ex=interval):
+            Queue("default", connection=connection).enqueue(
+                func, job_timeout=max(interval * 4, 120), result_ttl=interval * 4, failure_ttl=24 * 3600
+            )
+            enqueued.append(name)
+    return enqueued
+
+
+def run_scheduler_loop(app, interval: float = 1.0, stop: threading.Event | None = None, rq_scheduler: bool = True):
+    """Driven from a thread: RQ's scheduler (moves due scheduled jobs to their queues) unless the
+    worker runs its own (`rq_scheduler=False`), and the periodic jobs' tick."""
     connection = app.extensions["redis"]
-    scheduler = RQScheduler(all_queues(connection), connection=connection)
+    scheduler = RQScheduler(all_queues(connection), connection=connection) if rq_scheduler else None
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            scheduler.acquire_locks()
-            scheduler.enqueue_scheduled_jobs()
+            if scheduler is not None:
+                scheduler.acquire_locks()
+                scheduler.enqueue_scheduled_jobs()
+            enqueue_periodic_jobs(app, connection)
         except Exception:  # keep scheduling through a transient failure
             log.exception("scheduler iteration failed")
         stop.wait(interval)
 
 
 def start_embedded_worker(app):
-    """Start one worker thread and the scheduler thread inside this process."""
+    """Start one worker thread and the scheduler thread (with the periodic jobs) inside this process."""
     from app.maintenance import recover_interrupted_work
 
     recover_interrupted_work(app)
     worker = make_worker(app)
     threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"}, name="rq-worker", daemon=True).start()
-    threading.Thread(target=run_scheduler_loop, args=(app,), name="rq-scheduler", daemon=True).start()
+    stop = threading.Event()
+    threading.Thread(
+        target=run_scheduler_loop, args=(app,), kwargs={"stop": stop}, name="rq-scheduler", daemon=True
+    ).start()
     app.extensions["embedded_worker"] = worker
+    app.extensions["embedded_scheduler_stop"] = stop
     log.info("embedded RQ worker and scheduler started", extra={"queues": list(QUEUE_NAMES)})
 
 

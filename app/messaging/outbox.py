@@ -10,8 +10,10 @@ Life of a row (app/models/messaging.py, OutboxStatus):
   `queued` with `next_attempt_at` (backoff) and a delayed job; 21610 (the
   number opted out at the carrier) opts the user out; other 4xx fail it.
 - A row left in `sending` (the worker died during the call, outcome unknown) is
-  reconciled by `reconcile`: looked up at Twilio by to/from/body/time, adopted
-  if Twilio has it, requeued only if Twilio has no trace of it.
+  reconciled by `reconcile`: claimed by one sweeper, looked up at Twilio by
+  to/from/body/time, adopted if Twilio has it, requeued only if Twilio has no
+  trace of it. The periodic sweep (tasks.sweep_outbox) finds such rows, and
+  queued rows whose job was lost.
 - Status callbacks (`apply_status`) only move a row forward.
 """
 
@@ -148,7 +150,7 @@ def dispatch(rows) -> None:
 
     for row in rows if isinstance(rows, list | tuple) else [rows]:
         if row is not None:
-            enqueue(send_outbound, str(row.id), queue="outbound", job_id=f"outbound-{row.id}-{row.attempts}")
+            enqueue(send_outbound, str(row.id), queue="outbound", job_id=send_job_id(row))
 
 
 # --- Sending -----------------------------------------------------------------
@@ -256,7 +258,7 @@ def _retry(row: OutboundMessage, code: str | None, text: str) -> None:
     from app.jobs import get_queue
     from app.messaging.tasks import send_outbound
 
-    get_queue("outbound").enqueue_in(delay, send_outbound, str(row.id))
+    get_queue("outbound").enqueue_in(delay, send_outbound, str(row.id), job_id=send_job_id(row))
 
 
 def _retry_unknown(row: OutboundMessage, text: str) -> None:
@@ -320,11 +322,32 @@ def _adopt_from_twilio(row: OutboundMessage) -> bool:
     return False
 
 
-def reconcile(row_id: uuid.UUID) -> str | None:
-    """A row stuck in 'sending': adopt Twilio's message if there is one, else requeue it (never a blind resend)."""
-    row = db.session.get(OutboundMessage, row_id)
-    if row is None or row.status != OutboxStatus.SENDING:
+def _claim_stale(row_id: uuid.UUID, older_than: timedelta) -> bool:
+    """Take a 'sending' row for reconciliation, for one sweeper only: the claim refreshes
+    status_updated_at, so no other sweep sees it as stale while this one asks Twilio."""
+    now = utcnow()
+    result = db.session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id == row_id,
+            OutboundMessage.status == OutboxStatus.SENDING,
+            OutboundMessage.status_updated_at <= now - older_than,
+        )
+        .values(status_updated_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def reconcile(row_id: uuid.UUID, older_than: timedelta = timedelta(0)) -> str | None:
+    """A row stuck in 'sending': adopt Twilio's message if there is one, else requeue it (never a blind
+    resend). The sweep passes `older_than` so that of several sweepers only one reconciles a row."""
+    if not _claim_stale(row_id, older_than):
+        row = db.session.get(OutboundMessage, row_id)
         return row.status if row else None
+    row = db.session.get(OutboundMessage, row_id)
+    db.session.refresh(row)
     try:
         found = _adopt_from_twilio(row)
     except (TwilioException, OSError) as error:
@@ -344,25 +367,36 @@ def reconcile(row_id: uuid.UUID) -> str | None:
     return row.status
 
 
-def stale_sending_ids(older_than: timedelta = STALE_SENDING) -> list[uuid.UUID]:
+def stale_sending_ids(older_than: timedelta = STALE_SENDING, limit: int = 500) -> list[uuid.UUID]:
     cutoff = utcnow() - older_than
     return list(
         db.session.scalars(
-            select(OutboundMessage.id).where(
-                OutboundMessage.status == OutboxStatus.SENDING, OutboundMessage.status_updated_at < cutoff
-            )
+            select(OutboundMessage.id)
+            .where(OutboundMessage.status == OutboxStatus.SENDING, OutboundMessage.status_updated_at < cutoff)
+            .order_by(OutboundMessage.status_updated_at)
+            .limit(limit)
         )
     )
 
 
-def due_queued_ids() -> list[uuid.UUID]:
-    """Queued rows whose job may have been lost (Redis flushed, enqueue after commit failed)."""
+def due_queued_ids(grace: timedelta = timedelta(minutes=1), limit: int = 1000) -> list[uuid.UUID]:
+    """Queued rows whose job may have been lost (Redis flushed, enqueue after commit failed, a
+    delayed retry that never came back): due for longer than `grace` and untouched as long."""
+    cutoff = utcnow() - grace
     return list(
         db.session.scalars(
-            select(OutboundMessage.id).where(
+            select(OutboundMessage.id)
+            .where(
                 OutboundMessage.status == OutboxStatus.QUEUED,
-                (OutboundMessage.next_attempt_at.is_(None)) | (OutboundMessage.next_attempt_at <= utcnow()),
-                OutboundMessage.updated_at < utcnow() - timedelta(minutes=1),
+                (OutboundMessage.next_attempt_at.is_(None)) | (OutboundMessage.next_attempt_at <= cutoff),
+                OutboundMessage.updated_at < cutoff,
             )
+            .order_by(OutboundMessage.created_at)
+            .limit(limit)
         )
     )
+
+
+def send_job_id(row: OutboundMessage) -> str:
+    """The RQ job id of a row's current attempt: one id per attempt, so a re-dispatch can see it pending."""
+    return f"outbound-{row.id}-{row.attempts}"

@@ -11,7 +11,6 @@ from flask import Response, abort, request
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import enqueue
 from app.messaging import inbound, outbox, tasks, webhooks_bp
 from app.models import OutboundMessage
 
@@ -33,7 +32,7 @@ def inbound_message():
         log.warning("inbound webhook refused", extra={"reason": str(error)})
         abort(403)
     if event is not None:
-        enqueue(tasks.process_inbound, str(event.id), queue="default")
+        tasks.enqueue_inbound(event.id)  # one job id per message; the job claims it (tasks.process_inbound)
     return _twiml()
 
 
