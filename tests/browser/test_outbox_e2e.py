@@ -80,6 +80,11 @@ def connect_and_verify_numbers(page: Page, base_url: str, screenshot_dir):
     page.screenshot(path=screenshot_dir / "channels-twilio.png", full_page=True)
 
 
+def shot(page: Page, path):
+    page.evaluate("window.scrollTo(0, 0)")  # a reload keeps the scroll position; show the page from its top
+    page.screenshot(path=path, full_page=True)
+
+
 def text_in(client, body: str, sender: str = RUNNER):
     response = signed_post(client, "/webhooks/inbound", inbound_params(to=NUMBER, from_=sender, body=body), TOKEN)
     assert response.status_code == 200
@@ -112,7 +117,7 @@ def test_owner_connects_a_number_and_follows_replies_in_the_outbox(
     open_from_sidebar(page, "outbox", f"{live_server_url}/messaging/outbox", "Outbox")
     expect(page.locator("#outbox-messages .empty")).to_contain_text("No outbound messages yet.")
     expect(page.locator("#inbound-activity .empty")).to_have_text("Nothing received in the last 24 hours.")
-    page.screenshot(path=screenshot_dir / "outbox-empty.png", full_page=True)
+    shot(page, screenshot_dir / "outbox-empty.png")
 
     # 3. A signed text gets an AI answer, sent once the job runs.
     text_in(client, QUESTION)
@@ -147,7 +152,7 @@ def test_owner_connects_a_number_and_follows_replies_in_the_outbox(
     assert_page_ok(page, page.reload(), "outbox after a 21610")
     failed = page.locator("#outbox-messages tbody tr", has=page.locator(".status", has_text="failed"))
     expect(failed).to_have_count(1)
-    expect(failed.locator(".error-code")).to_have_text("21610")
+    expect(failed.locator(".twilio-code")).to_have_text("21610")
     expect(failed.locator(".outbox-error")).to_contain_text("Attempt to send to unsubscribed recipient")
     expect(failed).to_contain_text(QUITTER)
     summary = page.locator("#outbox-summary .stat")
@@ -157,7 +162,7 @@ def test_owner_connects_a_number_and_follows_replies_in_the_outbox(
     inbound = page.locator("#inbound-activity tbody tr")
     expect(inbound).to_have_count(3)
     expect(inbound.filter(has_text="STOP").locator(".status")).to_have_text("stop")
-    page.screenshot(path=screenshot_dir / "outbox.png", full_page=True)
+    shot(page, screenshot_dir / "outbox.png")
 
     # 6. Filters: by status, by channel, and nothing on WhatsApp; Clear brings everything back.
     assert_page_ok(page, filter_outbox(page, status="blocked"), "filtered by blocked")
@@ -167,11 +172,11 @@ def test_owner_connects_a_number_and_follows_replies_in_the_outbox(
     assert_page_ok(page, filter_outbox(page, status="failed", channel="sms"), "filtered by failed SMS")
     expect(page.locator("#outbox-messages tbody tr")).to_have_count(1)
     expect(failed).to_have_count(1)
-    page.screenshot(path=screenshot_dir / "outbox-filtered.png", full_page=True)
+    shot(page, screenshot_dir / "outbox-filtered.png")
     assert_page_ok(page, filter_outbox(page, channel="whatsapp"), "filtered by WhatsApp")
     expect(page.locator("#outbox-messages .empty")).to_have_text("No outbound messages match these filters.")
     expect(page.locator("#outbox-summary .stat-value").first).to_have_text("0")
-    page.screenshot(path=screenshot_dir / "outbox-filtered-empty.png", full_page=True)
+    shot(page, screenshot_dir / "outbox-filtered-empty.png")
     assert_page_ok(page, click_and_load(page, "#outbox-filters a:has-text('Clear')"), "filters cleared")
     expect(page.locator("#outbox-messages tbody tr")).to_have_count(4)
 
