@@ -304,7 +304,9 @@ def _adopt_from_twilio(row: OutboundMessage) -> bool:
     if creds is None:
         return False
     since = (row.status_updated_at or row.updated_at or row.created_at) - timedelta(minutes=5)
-    filters = {"to": row.to_address, "limit": 50}
+    # Up to 1000 messages to that number since the day of the claim (Twilio's DateSent> filter is by day):
+    # a chatty conversation must not push the interrupted send out of the page we read.
+    filters = {"to": row.to_address, "date_sent_after": since, "limit": 1000, "page_size": 1000}
     if row.from_address:
         filters["from_"] = row.from_address
     for message in make_client(*creds).messages.list(**filters):
