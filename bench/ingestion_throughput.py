@@ -35,10 +35,7 @@ loaded once, as a long-running worker has them), in one process, one run.
 
 import functools
 import io
-import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -46,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import html as lxml_html
+
+from bench.common import in_instance
 
 PY_DOCS = Path("/usr/share/doc/python3.11/html")
 HTML_PAGES = [
@@ -332,13 +331,7 @@ def run_pipeline(files: list[SourceFile]) -> dict:
 
 
 def main() -> int:
-    own_instance = "INSTANCE_PATH" not in os.environ  # a temporary one, removed at the end
-    instance = os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-ingestion-"))
-    try:
-        return run(instance)
-    finally:
-        if own_instance:
-            shutil.rmtree(instance, ignore_errors=True)
+    return in_instance(run, "bench-ingestion-")
 
 
 def run(instance: str) -> int:

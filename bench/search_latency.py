@@ -47,9 +47,7 @@ import json
 import os
 import random
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -59,6 +57,8 @@ from pathlib import Path
 
 import numpy as np
 from lxml import html as lxml_html
+
+from bench.common import in_instance
 
 PY_DOCS = Path("/usr/share/doc/python3.11/html")
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "10000,100000").split(","))
@@ -337,13 +337,7 @@ def serve(app):
 
 
 def main() -> int:
-    own_instance = "INSTANCE_PATH" not in os.environ  # a temporary one, removed at the end
-    instance = os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-search-"))
-    try:
-        return run(instance)
-    finally:
-        if own_instance:
-            shutil.rmtree(instance, ignore_errors=True)
+    return in_instance(run, "bench-search-")
 
 
 def run(instance: str) -> int:

@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +46,8 @@ from pathlib import Path
 from statistics import median
 
 import websocket
+
+from bench.common import in_instance
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = tuple(int(n) for n in os.environ.get("BENCH_SOCKETS", "100,500,1000").split(","))
@@ -248,14 +249,8 @@ def measure(server: Server, clients: Clients, token: str) -> dict:
 
 
 def main() -> int:
-    own_instance = "INSTANCE_PATH" not in os.environ
-    instance = os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-widget-connections-"))
     os.environ["RATELIMIT_ENABLED"] = "0"
-    try:
-        return run(instance)
-    finally:
-        if own_instance:
-            shutil.rmtree(instance, ignore_errors=True)
+    return in_instance(run, "bench-widget-connections-")
 
 
 def run(instance: str) -> int:

@@ -38,15 +38,14 @@ import json
 import logging
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 
 import numpy as np
 import simple_websocket
 
+from bench.common import in_instance
 from bench.search_latency import POOL, SEED, Bench, Stages, load_sections, percentiles, serve
 from tests.fakes.ollama_server import FakeOllama
 
@@ -138,13 +137,7 @@ def echo_round_trip(ws, payload: str) -> float:
 
 
 def main() -> int:
-    own_instance = "INSTANCE_PATH" not in os.environ
-    instance = os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-widget-turn-"))
-    try:
-        return run(instance)
-    finally:
-        if own_instance:
-            shutil.rmtree(instance, ignore_errors=True)
+    return in_instance(run, "bench-widget-turn-")
 
 
 def run(instance: str) -> int:
