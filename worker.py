@@ -28,10 +28,12 @@ def main(argv: list[str]) -> int:
     worker = make_worker(app, worker_class=AppWorker if "--fork" in argv else ProcessWorker)
     # SIGTERM finishes the current job, then exits (RQ's warm shutdown).
     # --burst: run what is queued, then exit (used by tests and one-off runs).
-    if "--burst" not in argv:  # the periodic jobs' tick (the outbox sweep); RQ's scheduler runs in work()
-        kwargs = {"interval": 5.0, "rq_scheduler": False}
-        threading.Thread(target=run_scheduler_loop, args=(app,), kwargs=kwargs, name="periodic", daemon=True).start()
-    worker.work(burst="--burst" in argv, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    burst = "--burst" in argv
+    if not burst:
+        # RQ's scheduler and the periodic jobs' tick (the outbox sweep) in a thread, which dies with
+        # this process: RQ's own with_scheduler forks a scheduler process that a SIGKILL leaves orphaned.
+        threading.Thread(target=run_scheduler_loop, args=(app,), name="scheduler", daemon=True).start()
+    worker.work(burst=burst, with_scheduler=burst, logging_level=app.config["LOG_LEVEL"])
     return 0
 
 
