@@ -235,7 +235,7 @@ def crash_test(bench: Bench, workers: Workers) -> int:
     posts = [
         r.form.get("Body")
         for r in bench.fake.requests[posts_before:]
-        if r.method == "POST" and r.path.endswith("/Messages.json")
+        if r.method == "POST" and r.path.endswith("/Messages.json") and r.form.get("Body", "").startswith("crash ")
     ]
     per_body = collections.Counter(posts)
     duplicates = sum(n - 1 for n in per_body.values() if n > 1)
