@@ -16,6 +16,7 @@ from app.models import OutboundMessage
 
 log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+RECEIVED = {"status": "received"}  # the status webhook's answer (event-stream-engine "Delivery Status Webhook")
 
 
 def _twiml() -> Response:
@@ -49,7 +50,7 @@ def message_status():
     row = db.session.scalar(select(OutboundMessage).where(OutboundMessage.provider_sid == sid)) if sid else None
     if row is None or row.creator_id != channel.creator_id:
         log.info("status callback for an unknown message", extra={"message_sid": sid, "status": status})
-        return _twiml()
+        return RECEIVED
     outbox.apply_status(row, status, request.form.get("ErrorCode"), request.form.get("ErrorMessage"))
     db.session.commit()
-    return _twiml()
+    return RECEIVED

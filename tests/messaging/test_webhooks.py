@@ -217,7 +217,8 @@ def test_failed_status_keeps_its_error_code(client, line, twilio, run_jobs, outb
 
 def test_status_for_an_unknown_sid_is_accepted_and_ignored(client, line, outbox_rows):
     _, token = line
-    assert _status(client, token, "SM" + uuid.uuid4().hex, "delivered").status_code == 200
+    response = _status(client, token, "SM" + uuid.uuid4().hex, "delivered")
+    assert response.status_code == 200 and response.json == {"status": "received"}
     assert outbox_rows() == []
 
 
