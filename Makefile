@@ -38,7 +38,7 @@ seed: migrate
 run: seed
 # Each open chat-widget socket holds a gthread thread: hundreds of threads, and room for them in worker-connections.
 	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $${WEB_THREADS:-512} --worker-connections $${WEB_CONNECTIONS:-2048} \
-	  --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+	  --bind 127.0.0.1:5000 wsgi:app
 
 ## Production-style: web and worker as separate processes (needs REDIS_URL).
 prod: migrate
@@ -52,6 +52,7 @@ browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  elif [ -n "$$CI" ]; then echo "CI must run the browser tests: /usr/bin/chromium is missing" >&2; exit 1; \
 	  else echo "warning: /usr/bin/chromium missing and cannot install it: browser tests will be skipped"; fi; \
 	fi
 

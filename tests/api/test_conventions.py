@@ -81,13 +81,18 @@ def test_rate_limit_per_creator_with_headers_and_retry_after(app, client, two_cr
     alice, bob = two_creators
     app.config["RATELIMIT_API_GENERAL"] = "3 per hour"
     try:
-        responses = [client.get("/api/v1/creators/profile", headers=alice.headers) for _ in range(4)]
+        responses = [
+            client.get("/api/v1/creators/profile", headers=alice.headers | {"X-Request-ID": f"rid-{i}"})
+            for i in range(4)
+        ]
         assert [r.status_code for r in responses] == [200, 200, 200, 429]
         assert responses[0].headers["X-RateLimit-Limit"] == "3"
         assert responses[0].headers["X-RateLimit-Remaining"] == "2"
         assert int(responses[0].headers["X-RateLimit-Reset"]) > 0
         limited = responses[-1]
         assert limited.json["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        # The limiter refuses before the view: the refusal still carries the caller's request id.
+        assert limited.headers["X-Request-ID"] == "rid-3" and limited.json["error"]["request_id"] == "rid-3"
         assert int(limited.headers["Retry-After"]) > 0
         # The limit is per creator: Bob is unaffected.
         assert client.get("/api/v1/creators/profile", headers=bob.headers).status_code == 200
