@@ -101,7 +101,8 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        if connection.dialect.name == "sqlite":
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
             # Batch migrations rebuild tables (copy, drop, rename): with foreign keys
             # enforced, dropping the old table would cascade-delete the rows that point at it.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
@@ -112,8 +113,17 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # The connection goes back to the app's pool (upgrade() run in-process by
+                # tests and benches): the app's deletes must cascade again. The pragma is
+                # a no-op inside a transaction, hence the rollback first.
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -2,9 +2,10 @@
 
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import ApiError
 from app.auth.web import roles_required
@@ -29,6 +30,23 @@ def require_editor():
 
 def _kb(kb_id: uuid.UUID):
     return services.get_knowledge_base(current_user.creator_id, kb_id)
+
+
+def _upload_limit() -> str:
+    """MAX_CONTENT_LENGTH caps a whole request, so all the files of one upload together."""
+    size = current_app.config["MAX_CONTENT_LENGTH"]
+    return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size / 1024:g} KB"
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error):
+    """Refused from its Content-Length, before anything is read or stored. HTMX swaps nothing
+    on a 413: app.js shows the fragment's message next to the drop zone."""
+    message = f"This upload is over {_upload_limit()}, the most one upload can carry (all files together). "
+    message += "Upload fewer or smaller files at a time."
+    if is_htmx():
+        return render_template("knowledge/_upload_error.html", message=message), 413
+    return render_template("errors/error.html", status=413, message=message), 413
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -58,6 +76,7 @@ def detail(kb_id):
     return render_template(
         "knowledge/detail.html",
         kb=kb,
+        upload_limit=_upload_limit(),
         documents=_documents(kb),
         settings_form=_settings_form(kb),
         text_form=TextForm(prefix="text"),

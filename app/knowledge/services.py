@@ -2,10 +2,11 @@
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ApiError
 from app.extensions import db
@@ -106,16 +107,26 @@ def update_knowledge_base(kb: KnowledgeBase, data: dict) -> KnowledgeBase:
 
 
 def reindex_knowledge_base(kb: KnowledgeBase) -> int:
-    """Queue every document of the KB for ingestion under the current settings."""
+    """Queue every document of the KB for ingestion under the current settings.
+
+    A document a job is processing right now keeps its claim: that job sees the new
+    settings version when it finishes and queues the document again itself.
+    """
     ids = list(db.session.scalars(select(Document.id).where(Document.knowledge_base_id == kb.id)))
     db.session.execute(
         update(Document)
-        .where(Document.knowledge_base_id == kb.id)
+        .where(
+            Document.knowledge_base_id == kb.id,
+            or_(
+                Document.processing_status != DocumentStatus.PROCESSING,
+                Document.processing_started_at < stale_cutoff(),
+            ),
+        )
         .values(processing_status=DocumentStatus.PENDING, error_message=None)
     )
     db.session.commit()
     for document_id in ids:
-        _enqueue_ingest(document_id)
+        enqueue_ingest(document_id)
     return len(ids)
 
 
@@ -162,23 +173,36 @@ def _duplicate_of(kb: KnowledgeBase, checksum: str) -> Document | None:
     return db.session.scalar(select(Document).where(Document.knowledge_base_id == kb.id, Document.checksum == checksum))
 
 
+def _duplicate_error(existing: Document) -> ApiError:
+    return ApiError(
+        409,
+        f"This file is already in the knowledge base as {existing.title!r}.",
+        details={"existing_document_id": str(existing.id)},
+    )
+
+
 def _store(kb: KnowledgeBase, document: Document, data: bytes | None) -> Document:
     if data is not None:
         document.checksum = hashlib.sha256(data).hexdigest()
         existing = _duplicate_of(kb, document.checksum)
         if existing:
-            raise ApiError(
-                409,
-                f"This file is already in the knowledge base as {existing.title!r}.",
-                details={"existing_document_id": str(existing.id)},
-            )
+            raise _duplicate_error(existing)
         document.file_size_bytes = len(data)
     db.session.add(document)
     if data is not None:
         db.session.add(DocumentFile(document_id=document.id, data=data))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same bytes uploaded twice at once: both passed the check above, the
+        # unique constraint let one in. The other gets the sequential duplicate's answer.
+        db.session.rollback()
+        existing = _duplicate_of(kb, document.checksum) if document.checksum else None
+        if existing is None:
+            raise
+        raise _duplicate_error(existing) from None
     refresh_counts(kb.id)
-    _enqueue_ingest(document.id)
+    enqueue_ingest(document.id)
     return document
 
 
@@ -254,11 +278,18 @@ def delete_document(document: Document) -> None:
     refresh_counts(kb_id)
 
 
+def stale_cutoff() -> datetime:
+    """Processing that started before this was left by a dead worker. Always longer ago
+    than a job may run, so a slow job still running is never claimed a second time."""
+    config = current_app.config
+    seconds = max(config["INGEST_STALE_SECONDS"], config["INGEST_JOB_TIMEOUT_SECONDS"] + 60)
+    return utcnow() - timedelta(seconds=seconds)
+
+
 def is_stalled(document: Document) -> bool:
     """Processing for longer than a job may take: its worker died."""
-    limit = timedelta(seconds=current_app.config["INGEST_STALE_SECONDS"])
     started = document.processing_started_at
-    return document.processing_status == DocumentStatus.PROCESSING and (started is None or utcnow() - started > limit)
+    return document.processing_status == DocumentStatus.PROCESSING and (started is None or started < stale_cutoff())
 
 
 def reprocess_document(document: Document) -> Document:
@@ -267,27 +298,27 @@ def reprocess_document(document: Document) -> Document:
     document.processing_status = DocumentStatus.PENDING
     document.error_message = None
     db.session.commit()
-    _enqueue_ingest(document.id)
+    enqueue_ingest(document.id)
     return document
 
 
 def requeue_stalled_documents() -> int:
     """Queue again every document whose worker died mid-job (run when workers start)."""
-    cutoff = utcnow() - timedelta(seconds=current_app.config["INGEST_STALE_SECONDS"])
     ids = list(
         db.session.scalars(
             select(Document.id).where(
                 Document.processing_status == DocumentStatus.PROCESSING,
-                or_(Document.processing_started_at.is_(None), Document.processing_started_at < cutoff),
+                or_(Document.processing_started_at.is_(None), Document.processing_started_at < stale_cutoff()),
             )
         )
     )
     for document_id in ids:
-        _enqueue_ingest(document_id)
+        enqueue_ingest(document_id)
     return len(ids)
 
 
-def _enqueue_ingest(document_id: uuid.UUID) -> None:
+def enqueue_ingest(document_id: uuid.UUID) -> None:
+    """Queue the ingestion job of one document (it claims the document itself, so queueing twice is harmless)."""
     from app.knowledge.tasks import ingest_document
 
     enqueue(

@@ -195,3 +195,36 @@ def test_creator_uploads_two_files_sees_them_processed_live_and_retrieves_the_ri
     page.screenshot(path=screenshot_dir / "knowledge-upload-error.png", full_page=True)
 
     assert console_errors == []
+
+
+def test_an_upload_over_the_size_limit_shows_why_next_to_the_drop_zone(
+    page: Page, app, live_server_url: str, make_creator, monkeypatch, screenshot_dir
+):
+    """The limit caps one upload, all its files together; the server's 413 (which HTMX does
+    not swap in) reaches the creator as a message, and nothing is stored."""
+    console_errors = collect_console_errors(page)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    account = make_creator("Maya Runner")
+    log_in(page, live_server_url, account.email, account.password)
+    open_knowledge_from_sidebar(page, live_server_url)
+    create_knowledge_base(page, KB_NAME)
+    expect(page.locator(".dropzone-label")).to_contain_text("several at once, up to 64 KB in all")
+
+    parts = [
+        {"name": f"part-{n}.txt", "mimeType": "text/plain", "buffer": f"Part {n}. ".encode() * 5000} for n in (1, 2)
+    ]  # 40 KB each: either alone would pass, together they do not
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/upload")) as posted:
+        page.set_input_files("#upload-files", files=parts)
+    assert posted.value.status == 413
+
+    message = page.locator("#upload-messages .flash-error")
+    expect(message).to_have_text(
+        "This upload is over 64 KB, the most one upload can carry (all files together). "
+        "Upload fewer or smaller files at a time."
+    )
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    expect(page.locator("#documents tbody tr[data-status]")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / "knowledge-upload-too-large.png", full_page=True)
+
+    # The browser and HTMX log the refused request themselves; nothing else may fail on the page.
+    assert [e for e in console_errors if "413" not in e] == []

@@ -1,9 +1,13 @@
 """Knowledge bases, documents and search through the API, with real ingestion jobs."""
 
 import io
+import threading
 import uuid
 
 import pytest
+from sqlalchemy import event
+
+from app.extensions import db
 
 GUIDE = """# Marathon training guide
 
@@ -99,6 +103,44 @@ def test_duplicate_upload_is_detected_by_checksum(client, creator, course):
     kb, doc = course
     again = upload(client, creator, kb["id"], "copy-of-guide.md", GUIDE.encode())
     assert again.status_code == 409 and again.json["error"]["details"]["existing_document_id"] == doc["id"]
+
+
+def test_the_same_file_uploaded_twice_at_once_is_stored_once_and_the_other_told_so(app, client, creator):
+    """Both uploads pass the duplicate check before either is stored; the unique
+    constraint lets one in, the other gets the same 409 as a later duplicate."""
+    kb = create_kb(client, creator)
+    both_checked = threading.Barrier(2, timeout=10)
+
+    def insert_together(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO documents ("):
+            both_checked.wait()
+
+    responses = []
+
+    def send(filename):
+        responses.append(upload(app.test_client(), creator, kb["id"], filename, GUIDE.encode()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", insert_together)
+    try:
+        threads = [threading.Thread(target=send, args=(name,)) for name in ("guide.md", "copy.md")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", insert_together)
+
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.json for r in responses]
+    stored = next(r.json for r in responses if r.status_code == 201)
+    refused = next(r.json for r in responses if r.status_code == 409)
+    assert refused["error"]["code"] == "CONFLICT"
+    assert refused["error"]["details"]["existing_document_id"] == stored["id"]
+    assert stored["title"] in refused["error"]["message"]
+    listed = client.get(f"/api/v1/knowledge-bases/{kb['id']}/documents", headers=creator.headers).json["documents"]
+    assert [d["id"] for d in listed] == [stored["id"]]
+    assert client.get(f"/api/v1/knowledge-bases/{kb['id']}", headers=creator.headers).json["document_count"] == 1
 
 
 def test_reingestion_replaces_never_duplicates(client, creator, course, run_jobs):
@@ -259,10 +301,17 @@ def test_pdf_and_docx_are_ingested_and_searchable(client, creator, run_jobs):
     from tests.knowledge.test_parsing import make_docx, make_pdf
 
     kb = create_kb(client, creator, name="Handbook")
-    pdf = make_pdf([["Cadence", "", "Aim for about 170 to 180 steps per minute on easy runs."],
-                    ["Breathing", "", "Breathe in for three steps and out for two."]], title="Running form")
-    docs = [upload(client, creator, kb["id"], "form.pdf", pdf).json,
-            upload(client, creator, kb["id"], "handbook.docx", make_docx()).json]
+    pdf = make_pdf(
+        [
+            ["Cadence", "", "Aim for about 170 to 180 steps per minute on easy runs."],
+            ["Breathing", "", "Breathe in for three steps and out for two."],
+        ],
+        title="Running form",
+    )
+    docs = [
+        upload(client, creator, kb["id"], "form.pdf", pdf).json,
+        upload(client, creator, kb["id"], "handbook.docx", make_docx()).json,
+    ]
     run_jobs()
     for doc in docs:
         detail = client.get(f"/api/v1/knowledge-bases/{kb['id']}/documents/{doc['id']}", headers=creator.headers).json

@@ -35,6 +35,47 @@ def test_multi_file_upload_reports_each_file_and_status_polls_until_done(client,
     assert "status-completed" in fragment and "every 1.5s" not in fragment  # done: polling stops
 
 
+def test_an_upload_over_the_size_limit_says_why_and_stores_nothing(app, client, creator, page_login, monkeypatch):
+    """The limit caps one upload's request, all its files together: the page says so, and a 413
+    answers the drop zone with a message app.js shows (HTMX swaps nothing on an error)."""
+    token = logged_in(client, creator, page_login)
+    kb = create_kb(client, creator)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    page = client.get(f"/knowledge/{kb['id']}").get_data(as_text=True)
+    assert "several at once, up to 64 KB in all" in page and "MB each" not in page
+    assert 'data-error-target="#upload-messages"' in page
+
+    files = [(io.BytesIO(b"a" * 40 * 1024), "part-1.txt"), (io.BytesIO(b"b" * 40 * 1024), "part-2.txt")]
+    response = client.post(
+        f"/knowledge/{kb['id']}/upload",
+        data={"files": files},
+        content_type="multipart/form-data",
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "data-error-message" in html and "<html" not in html  # a fragment, not the error page
+    assert "over 64 KB, the most one upload can carry (all files together)" in html
+    listed = client.get(f"/api/v1/knowledge-bases/{kb['id']}/documents", headers=creator.headers).json
+    assert listed["documents"] == []
+
+
+def test_an_oversized_upload_without_htmx_gets_the_error_page_with_the_reason(
+    app, client, creator, page_login, monkeypatch
+):
+    token = logged_in(client, creator, page_login)
+    kb = create_kb(client, creator)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
+    response = client.post(
+        f"/knowledge/{kb['id']}/upload",
+        data={"files": [(io.BytesIO(b"x" * 10_000), "big.txt")], "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    assert "over 4 KB, the most one upload can carry" in response.get_data(as_text=True)
+
+
 def test_document_page_lists_passages_with_sections(client, creator, page_login, run_jobs):
     logged_in(client, creator, page_login)
     kb = create_kb(client, creator)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from app.config import Config
 from app.extensions import db
 from app.knowledge.services import requeue_stalled_documents
 from app.maintenance import recover_interrupted_work
@@ -60,5 +61,26 @@ def test_stalled_document_can_be_retried_by_hand(app, client, creator, run_jobs)
     kill_worker_mid_job(app, doc["id"], minutes_ago=60)
     retry = client.post(f"/api/v1/knowledge-bases/{kb['id']}/documents/{doc['id']}/reprocess", headers=creator.headers)
     assert retry.status_code == 202 and retry.json["processing_status"] == "pending"
+    run_jobs()
+    assert status(client, creator, kb, doc["id"]) == "completed"
+
+
+def test_a_document_is_only_stalled_once_its_job_would_have_timed_out(app, client, creator, run_jobs, monkeypatch):
+    """A slow job still running is never claimed by a second one, even if the stale
+    threshold is configured below the job timeout."""
+    assert Config.INGEST_STALE_SECONDS > Config.INGEST_JOB_TIMEOUT_SECONDS
+    monkeypatch.setitem(app.config, "INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)
+    monkeypatch.setitem(app.config, "INGEST_STALE_SECONDS", 15 * 60)
+    kb = create_kb(client, creator)
+    doc = upload(client, creator, kb["id"], "guide.md", GUIDE.encode()).json
+    kill_worker_mid_job(app, doc["id"], minutes_ago=20)  # past the threshold, within the job's time
+    with app.app_context():
+        assert requeue_stalled_documents() == 0
+    run_jobs()  # the upload's job finds it claimed and leaves it
+    assert status(client, creator, kb, doc["id"]) == "processing"
+
+    kill_worker_mid_job(app, doc["id"], minutes_ago=32)  # the job would have timed out by now
+    with app.app_context():
+        assert requeue_stalled_documents() == 1
     run_jobs()
     assert status(client, creator, kb, doc["id"]) == "completed"

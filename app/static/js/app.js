@@ -51,3 +51,44 @@ document.addEventListener("htmx:afterRequest", (event) => {
   document.querySelector(selector).hidden = true;
   event.target.reset();
 });
+
+// HTMX 2 swaps nothing when the answer is an error (4xx/5xx) or never comes: say so instead of
+// failing silently. The message is the server's own; it goes where the element asks
+// (data-error-target, as the upload zone does) or to the page's flash messages.
+document.addEventListener("htmx:responseError", (event) => {
+  showError(event.target, serverMessage(event.detail.xhr));
+});
+document.addEventListener("htmx:sendError", (event) => {
+  showError(event.target, "The server could not be reached. Check your connection and try again.");
+});
+
+function serverMessage(xhr) {
+  const type = xhr.getResponseHeader("Content-Type") || "";
+  if (type.includes("json")) {
+    try {
+      return JSON.parse(xhr.responseText).error.message;
+    } catch {
+      // not our error envelope: fall back to the status below
+    }
+  } else if (type.includes("html")) {
+    const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    const text = page.querySelector("[data-error-message], .error-page .muted")?.textContent.trim();
+    if (text) return text;
+  }
+  return `The request failed (${xhr.status} ${xhr.statusText}). Please try again.`;
+}
+
+function showError(element, message) {
+  const selector = element.closest?.("[data-error-target]")?.dataset.errorTarget;
+  let area = selector && document.querySelector(selector);
+  if (!area) {
+    area = document.querySelector(".flashes");
+    if (!area) {
+      area = Object.assign(document.createElement("div"), { className: "flashes" });
+      area.setAttribute("role", "status");
+      (document.querySelector("main") || document.body).prepend(area);
+    }
+  }
+  const flash = Object.assign(document.createElement("div"), { className: "flash flash-error", textContent: message });
+  area.replaceChildren(flash);
+}
