@@ -24,8 +24,8 @@ def create_app(config=None) -> Flask:
     from app.observability import configure_logging, init_request_ids
 
     configure_logging(app)
+    init_request_ids(app)  # first, so every answer (even CSRF's and the rate limiter's refusals) carries the id
     _init_extensions(app)
-    init_request_ids(app)
     _register_blueprints(app)
     _register_security_headers(app)
 
@@ -85,6 +85,8 @@ def _register_blueprints(app):
     from app.messaging import bp as messaging_bp
     from app.messaging import webhooks_bp
     from app.messaging.api import bp as messaging_api
+    from app.programs import bp as programs_bp
+    from app.programs.api import bp as programs_api
     from app.system import bp as system_bp
     from app.system.api import bp as system_api
     from app.widget import bp as channels_bp
@@ -104,6 +106,7 @@ def _register_blueprints(app):
         audience_bp,
         messaging_bp,
         webhooks_bp,
+        programs_bp,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(webhooks_bp)  # Twilio signs its callbacks (X-Twilio-Signature); there is no cookie
@@ -117,6 +120,7 @@ def _register_blueprints(app):
         channels_api,
         audience_api,
         messaging_api,
+        programs_api,
         system_api,
     )
     for blueprint in api_blueprints:

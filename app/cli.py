@@ -19,7 +19,7 @@ def register_cli(app):
         if member is None:
             member = auth_services.register_creator(DEMO_EMAIL, DEMO_PASSWORD, "Demo Coach", "Demo Coaching Co.")
             seed_content(member)
-            click.echo("Created the demo creator, with a course, a chat widget and an FAQ entry.")
+            click.echo("Created the demo creator, with a course, a chat widget, an FAQ entry and a program.")
         click.echo(f"Log in at http://127.0.0.1:5000/login as {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     @app.cli.command("create-creator")

@@ -113,9 +113,14 @@ class Config:
     OUTBOX_INBOUND_JOB_TIMEOUT_SECONDS = env_int("OUTBOX_INBOUND_JOB_TIMEOUT_SECONDS", 300)
     OUTBOX_INBOUND_MAX_AGE_SECONDS = env_int("OUTBOX_INBOUND_MAX_AGE_SECONDS", 24 * 3600)  # older: not answered late
 
+    # Programs: the sweep enqueues steps overdue by more than the grace whose job was lost.
+    PROGRAM_SWEEP_SECONDS = env_int("PROGRAM_SWEEP_SECONDS", 30)
+    PROGRAM_SWEEP_GRACE_SECONDS = env_int("PROGRAM_SWEEP_GRACE_SECONDS", 15)
+
     # Knowledge ingestion
-    INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 15 * 60)  # "processing" longer than this = worker died
     INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)
+    # "processing" longer than this = worker died; past the job timeout, so a slow job is never run twice
+    INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", INGEST_JOB_TIMEOUT_SECONDS + 5 * 60)
     # Networks a URL import may reach besides the public internet (CIDRs, comma-separated).
     URL_IMPORT_ALLOWED_NETWORKS = [
         n.strip() for n in (env_str("URL_IMPORT_ALLOWED_NETWORKS", "") or "").split(",") if n.strip()
@@ -161,6 +166,7 @@ class TestingConfig(Config):
     TESTING = True
     EMBEDDED_WORKER = False  # tests start the worker thread only where they need it
     OUTBOX_SWEEP_SECONDS = 0  # no background sweep over the shared test database unless a test asks
+    PROGRAM_SWEEP_SECONDS = 0
     RATELIMIT_API_GENERAL = "10000 per hour"
 
 

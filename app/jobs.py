@@ -12,6 +12,8 @@ import threading
 import fakeredis
 import redis
 from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
@@ -19,7 +21,10 @@ from app.extensions import redis_connection
 
 QUEUE_NAMES = ("ingest", "outbound", "default")
 # Jobs enqueued on `default` every so often: (name, function path, config key of the interval in seconds).
-PERIODIC_JOBS = (("outbox-sweep", "app.messaging.tasks.sweep_outbox", "OUTBOX_SWEEP_SECONDS"),)
+PERIODIC_JOBS = (
+    ("outbox-sweep", "app.messaging.tasks.sweep_outbox", "OUTBOX_SWEEP_SECONDS"),
+    ("program-sweep", "app.programs.tasks.sweep_programs", "PROGRAM_SWEEP_SECONDS"),
+)
 log = logging.getLogger(__name__)
 
 
@@ -40,6 +45,15 @@ def get_queue(name: str = "default") -> Queue:
 def enqueue(func, *args, queue: str = "default", **kwargs):
     """Enqueue `func` (a module-level function taking ids) on a named queue."""
     return get_queue(queue).enqueue(func, *args, **kwargs)
+
+
+def job_pending(job_id: str) -> bool:
+    """Whether the job with this id is still to run (queued, scheduled, deferred) or running."""
+    try:
+        status = Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def all_queues(connection) -> list[Queue]:

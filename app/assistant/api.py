@@ -7,6 +7,7 @@ import uuid
 from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields
+from sqlalchemy import select
 
 from app.accounts.services import persona_for
 from app.api.auth import auth_required, current_caller, rate_limit_key
@@ -16,7 +17,9 @@ from app.assistant import pipeline, schemas, services
 from app.assistant.llm import LLMUnavailable, ollama_host, stream_chat
 from app.extensions import db, limiter
 from app.knowledge.embeddings import LOCAL_MODEL, EmbeddingError, get_embedder, ollama_answers
-from app.models import Role
+from app.models import ConversationStatus, EnrollmentStatus, Message, ProgramVersion, Role
+from app.models.base import utcnow
+from app.programs import engine
 
 bp = Blueprint("assistant_api", __name__, url_prefix="/api/v1", description="Chat, sessions, memories and AI models")
 EDITORS = (Role.OWNER, Role.ADMIN)
@@ -24,15 +27,49 @@ EDITORS = (Role.OWNER, Role.ADMIN)
 ai_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_API_AI"], scope="ai", key_func=rate_limit_key)
 
 
+class ProgramTurnSchema(BaseSchema):
+    program_id = fields.UUID()
+    enrollment_id = fields.UUID(attribute="id")
+    status = fields.String(metadata={"description": "active, completed or exited"})
+    waiting_for = fields.String(
+        metadata={"description": "answer (a question waits for the reply), ready (a next step is due later), none"}
+    )
+    choices = fields.List(fields.String(), metadata={"description": "the choices of the question that waits"})
+    messages = fields.List(fields.Nested(schemas.ReplySchema), metadata={"description": "what the program said"})
+
+
+class ChatResponseSchema(schemas.ChatResponseSchema):
+    program = fields.Nested(
+        ProgramTurnSchema,
+        allow_none=True,
+        metadata={
+            "description": "Set when the message answered a program's question: the program took it (no AI "
+            "answer); `response` is the program's last message, null when its next step comes later."
+        },
+    )
+
+
 @bp.route("/chat/messages", methods=["POST"])
 @auth_required()
 @ai_limit
 @bp.arguments(schemas.ChatRequestSchema)
-@bp.response(200, schemas.ChatResponseSchema)
+@bp.response(200, ChatResponseSchema)
 def send_message(data):
-    """Send an end user's message and get the assistant's reply with its sources."""
+    """Send an end user's message and get the assistant's reply with its sources (or, when it answers
+    a program's question, what the program says next)."""
     end_user = services.get_or_create_end_user(current_caller().creator_id, "api", data["user_id"])
     conversation = services.get_or_create_conversation(end_user, data["session_id"])
+    program = _program_turn(conversation, data["message"])
+    if program is not None:
+        return {
+            "response": program["messages"][-1] if program["messages"] else None,
+            "session_id": conversation.session_id,
+            "conversation_id": conversation.id,
+            "end_user_id": end_user.id,
+            "status": conversation.status,
+            "escalated": False,
+            "program": program,
+        }
     turn = pipeline.respond(conversation, data["message"])
     return {
         "response": turn.reply,
@@ -41,6 +78,47 @@ def send_message(data):
         "end_user_id": end_user.id,
         "status": conversation.status,
         "escalated": turn.escalated,
+    }
+
+
+def _program_turn(conversation, text: str) -> dict | None:
+    """The program's turn when `text` answers its waiting question, else None (the AI answers).
+
+    The steps the answer makes due now run in this request (their job then finds them done),
+    so the caller, who has no socket to be pushed to, gets what the program says next.
+    """
+    enrollment = engine.waiting_enrollment(conversation)
+    if enrollment is None or conversation.status == ConversationStatus.WITH_AGENT:
+        return None
+    since = utcnow()
+    result = engine.take_answer(conversation, pipeline.clean(text))
+    if result is None:
+        return None
+    engine.after_commit(result)
+    db.session.refresh(enrollment)
+    if (
+        enrollment.status == EnrollmentStatus.ACTIVE
+        and enrollment.waiting_for == "ready"
+        and enrollment.due_at <= utcnow()
+    ):
+        engine.run_steps(enrollment.id, enrollment.step_seq)
+        db.session.refresh(enrollment)
+    choices = None
+    if enrollment.waiting_for == "answer":
+        graph = engine.graph_of(db.session.get(ProgramVersion, enrollment.version_id))
+        choices = graph.data(enrollment.current_node_id).get("choices")
+    messages = db.session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.sender == "ai", Message.created_at >= since)
+        .order_by(Message.created_at)
+    ).all()
+    return {
+        "program_id": enrollment.program_id,
+        "id": enrollment.id,
+        "status": enrollment.status,
+        "waiting_for": enrollment.waiting_for,
+        "choices": choices or [],
+        "messages": messages,
     }
 
 

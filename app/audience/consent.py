@@ -8,6 +8,7 @@ The policy, in one place:
   confirmation of the STOP itself, which carriers require.
 """
 
+import re
 import uuid
 
 from sqlalchemy import insert
@@ -17,6 +18,24 @@ from app.models import ConsentEvent, ConsentState, EndUser
 from app.models.base import utcnow
 
 REPLY_ALLOWED = (ConsentState.PENDING, ConsentState.OPT_IN)
+
+# Carrier keywords (CTIA): the whole message, any case, trailing punctuation ignored.
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+START_WORDS = {"START", "YES", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+_TRAILING_PUNCTUATION = re.compile(r"[.!?]+$")
+
+
+def keyword_kind(body: str) -> str:
+    """'stop', 'start', 'help' when the whole body is such a keyword, else 'message'."""
+    word = _TRAILING_PUNCTUATION.sub("", (body or "").strip()).strip().upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return "message"
 
 
 def may_send(user: EndUser, proactive: bool) -> bool:

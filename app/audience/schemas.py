@@ -7,6 +7,7 @@ from app.api.schemas import BaseSchema, PaginationQuerySchema, UTCDateTimeField,
 from app.assistant.schemas import MemorySchema
 from app.audience.services import CHANNELS, SORTS, phone_error, timezone_error
 from app.models import ConsentState
+from app.programs.schemas import EarnedBadgeSchema, UserEnrollmentSchema
 
 CONSENT = validate.OneOf(ConsentState.ALL)
 
@@ -81,7 +82,7 @@ class UserSummarySchema(BaseSchema):
     last_active_at = UTCDateTimeField(attribute="user.last_active_at", allow_none=True)
     created_at = UTCDateTimeField(attribute="user.created_at")
     total_interactions = fields.Integer(metadata={"description": "Messages exchanged, across conversations"})
-    program_enrollments = fields.Raw(metadata={"description": "Count in lists, list in detail"})
+    program_enrollments = fields.Integer(metadata={"description": "Programs the user is enrolled in now"})
 
 
 class IdentitySchema(BaseSchema):
@@ -114,8 +115,9 @@ class UserDetailSchema(UserSummarySchema):
     memories = fields.List(fields.Nested(MemorySchema))
     recent_interactions = fields.List(fields.Nested(InteractionSchema), metadata={"description": "Last 20 messages"})
     program_enrollments = fields.List(
-        fields.Dict(), metadata={"description": "Always [] until coaching programs exist (a later issue)"}
+        fields.Nested(UserEnrollmentSchema), metadata={"description": "Every enrollment, newest first"}
     )
+    badges_earned = fields.List(fields.Nested(EarnedBadgeSchema), metadata={"description": "Oldest first"})
 
 
 class ImportErrorSchema(BaseSchema):

@@ -23,6 +23,7 @@ from app.models import (
     Tag,
     UserImport,
 )
+from app.programs import services as programs
 from app.tenancy import get_for_creator
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -127,20 +128,21 @@ def interactions_by_user(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
 
 
 def summarize(users: list[EndUser]) -> list[dict]:
-    """List rows: the user with their tags and interaction count, in two queries for the page."""
+    """List rows: the user with their tags, interaction and enrollment counts, in three queries for the page."""
     ids = [user.id for user in users]
     tags, interactions = tags_by_user(ids), interactions_by_user(ids)
-    return [_row(user, tags[user.id], interactions[user.id]) for user in users]
+    enrollments = programs.active_enrollment_counts(ids)
+    return [_row(user, tags[user.id], interactions[user.id], enrollments[user.id]) for user in users]
 
 
-def _row(user: EndUser, tags: list[str], interactions: int) -> dict:
+def _row(user: EndUser, tags: list[str], interactions: int, enrollments) -> dict:
     return {
         "user": user,
         "id": user.id,
         "label": user.label,
         "tags": tags,
         "total_interactions": interactions,
-        "program_enrollments": 0,
+        "program_enrollments": enrollments,
     }
 
 
@@ -165,13 +167,14 @@ def detail(user: EndUser) -> dict:
     conversations = db.session.scalars(
         select(Conversation).where(Conversation.end_user_id == user.id).order_by(Conversation.last_message_at.desc())
     ).all()
-    return _row(user, tags_by_user([user.id])[user.id], interactions_by_user([user.id])[user.id]) | {
+    enrollments = programs.enrollments_of(user)
+    return _row(user, tags_by_user([user.id])[user.id], interactions_by_user([user.id])[user.id], enrollments) | {
         "identities": identities,
         "consent_history": history,
         "memories": assistant.memories_for(user),
         "recent_interactions": [_interaction(message, channel) for message, channel in recent],
         "conversations": conversations,
-        "program_enrollments": [],
+        "badges_earned": programs.badges_of(user),
     }
 
 
@@ -269,6 +272,7 @@ def create_user(creator_id: uuid.UUID, data: dict, source: str = "api") -> EndUs
         )
     _apply(user, {k: v for k, v in data.items() if k not in ("phone_e164", "external_id")}, source)
     db.session.commit()
+    programs.auto_enroll(user)  # those it can reach: an API user at once, a phone once they opt in
     return user
 
 

@@ -74,16 +74,11 @@ SECTIONS = (
     Section(
         "programs",
         "Programs",
-        "dashboard.programs",
+        "programs.index",
         "➜",
         ADMINS,
         "Build",
-        "Coaching programs designed as flows.",
-        (
-            "A visual HTMX builder of nodes and edges, validated as you edit.",
-            "Draft → publish (immutable versions) → archive.",
-            "Enrollment by you, the API, the widget or SMS keywords; progress and drop-off.",
-        ),
+        "Coaching programs designed as flows: build, publish, enroll, and watch progress and drop-off.",
     ),
     Section(
         "channels",

@@ -16,10 +16,13 @@ trailing punctuation (. ! ?) ignored, is compared to the keyword lists: "STOP",
 (as for Twilio's own opt-out handling, so our consent state mirrors the
 carrier's) and go to the inbox/assistant like any message. Keywords are never
 sent to the AI.
+
+Programs: a message that is a published program's enroll keyword (same
+whole-body rule) enrolls the sender, their opt-in; a message that answers a
+program's waiting question moves the program on. Neither reaches the AI.
 """
 
 import logging
-import re
 import uuid
 
 from flask import Request
@@ -27,38 +30,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 
+from app.api.errors import ApiError
 from app.assistant import pipeline
 from app.assistant import services as assistant
-from app.audience.consent import may_send, set_consent
+from app.audience.consent import keyword_kind, may_send, set_consent
 from app.extensions import db
 from app.messaging import channels as twilio_channels
 from app.messaging import outbox
-from app.models import Channel, ChannelAddress, ConversationStatus, Creator, InboundEvent
+from app.models import Channel, ChannelAddress, ConversationStatus, Creator, EndUserIdentity, InboundEvent
 from app.models.audience import ConsentState
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
-START_WORDS = {"START", "YES", "UNSTOP"}
-HELP_WORDS = {"HELP", "INFO"}
-_TRAILING_PUNCTUATION = re.compile(r"[.!?]+$")
-
 
 class Rejected(Exception):
     """The request is not a genuine callback for one of our numbers (answer 403, store nothing)."""
-
-
-def keyword_kind(body: str) -> str:
-    """'stop', 'start', 'help' when the whole body is such a keyword, else 'message'."""
-    word = _TRAILING_PUNCTUATION.sub("", (body or "").strip()).strip().upper()
-    if word in STOP_WORDS:
-        return "stop"
-    if word in START_WORDS:
-        return "start"
-    if word in HELP_WORDS:
-        return "help"
-    return "message"
 
 
 def authenticate(request: Request, address: str | None) -> Channel:
@@ -118,28 +105,81 @@ def _texts(creator: Creator) -> dict:
 
 def process(event_id: uuid.UUID) -> None:
     """Answer a stored inbound message once (the job may run twice: processed_at guards it)."""
+    from app.programs import engine  # not at the top: app.programs.services imports this module
+    from app.programs import services as programs
+
     event = db.session.get(InboundEvent, event_id)
     if event is None or event.processed_at is not None:
         return
     channel = db.session.get(Channel, event.channel_id)
     phone = event.from_address.removeprefix("whatsapp:")
+    new_user = not _known_sender(channel, phone)
     user = assistant.get_or_create_end_user(channel.creator_id, channel.channel_type, phone)
     user.phone_e164 = user.phone_e164 or phone
     conversation = assistant.get_or_create_conversation(user, outbox.session_id_for(channel))
     event.end_user_id, event.conversation_id, event.processed_at = user.id, conversation.id, utcnow()
+    program = programs.program_for_keyword(channel.creator_id, event.body) if event.kind == "message" else None
+    answered = None
     if event.kind != "message":
         rows = [_keyword(event, channel, user, conversation)]
         db.session.commit()
+    elif program is not None and may_send(user, proactive=False):
+        rows = _join(event, channel, user, conversation, program)
     elif conversation.status == ConversationStatus.WITH_AGENT or not may_send(user, proactive=False):
         # A human has it, or we may not answer: it lands in the inbox, no AI.
         assistant.add_message(conversation, "user", pipeline.clean(event.body))
         user.last_active_at = utcnow()
         rows = []
         db.session.commit()
+    elif (answered := engine.take_answer(conversation, pipeline.clean(event.body))) is not None:
+        rows = []  # it answered a program's question (committed with the event): the program replies
     else:
         with outbox.replies_to_outbox(conversation) as rows:
             pipeline.respond(conversation, event.body)  # commits the turn, the event and the outbox row together
     outbox.dispatch(rows)
+    if answered is not None:
+        engine.after_commit(answered)
+    if new_user:  # programs with auto_enroll (they reach only users who opted in)
+        programs.auto_enroll(user)
+
+
+def _known_sender(channel: Channel, phone: str) -> bool:
+    return (
+        db.session.scalar(
+            select(EndUserIdentity.id).where(
+                EndUserIdentity.creator_id == channel.creator_id,
+                EndUserIdentity.channel == channel.channel_type,
+                EndUserIdentity.external_id == phone,
+            )
+        )
+        is not None
+    )
+
+
+def _join(event, channel, user, conversation, program) -> list:
+    """Texting a program's keyword asks to join it, so it is the sender's opt-in; the program's
+    first message is the answer. Someone already in it is told so."""
+    from app.programs import services as programs
+
+    keyword = event.body.strip()[:200]
+    assistant.add_message(conversation, "user", keyword)
+    user.last_active_at = utcnow()
+    set_consent(user, ConsentState.OPT_IN, "keyword", keyword)
+    db.session.commit()  # the message and the opt-in stand whatever the enrollment does
+    try:
+        programs.enroll(user, program, "keyword", channel.channel_type)  # commits, and starts the first step
+        return []
+    except ApiError as error:
+        db.session.rollback()
+        if error.code != 409:  # the program cannot reach them here: the message stays in the inbox
+            log.warning("keyword enrollment refused", extra={"program": str(program.id), "reason": error.description})
+            return []
+    text = f"You're already in {program.name}."
+    message = assistant.add_message(conversation, "system", text)
+    message.id = uuid.uuid4()
+    row = outbox.queue_message(channel, user, text, "keyword_reply", conversation, message, event.to_address)
+    db.session.commit()
+    return [row]
 
 
 def _keyword(event, channel, user, conversation):

@@ -12,18 +12,15 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from app.extensions import db, redis_connection
-from app.jobs import enqueue
+from app.jobs import enqueue, job_pending
 from app.messaging import inbound, outbox
 from app.models import InboundEvent, OutboundMessage
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
-PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def send_outbound(outbound_id: str) -> str | None:
@@ -104,19 +101,12 @@ def unanswered_inbound_ids(grace: timedelta, max_age: timedelta, limit: int = 50
 # --- The sweep -------------------------------------------------------------------
 
 
-def _job_pending(job_id: str) -> bool:
-    try:
-        return Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False) in PENDING
-    except NoSuchJobError:
-        return False
-
-
 def _redispatch_due(grace: timedelta) -> int:
     """Queued rows whose send job is gone: enqueue it again (the claim in `send` makes a spare harmless)."""
     count = 0
     for row_id in outbox.due_queued_ids(grace):
         row = db.session.get(OutboundMessage, row_id)
-        if row is not None and not _job_pending(outbox.send_job_id(row)):
+        if row is not None and not job_pending(outbox.send_job_id(row)):
             outbox.dispatch(row)
             count += 1
     return count
@@ -125,7 +115,7 @@ def _redispatch_due(grace: timedelta) -> int:
 def _retry_unanswered(grace: timedelta, max_age: timedelta) -> int:
     count = 0
     for event_id in unanswered_inbound_ids(grace, max_age):
-        if redis_connection().exists(_claim_key(event_id)) or _job_pending(inbound_job_id(event_id)):
+        if redis_connection().exists(_claim_key(event_id)) or job_pending(inbound_job_id(event_id)):
             continue  # a worker is answering it, or its job is still waiting in the queue
         log.warning("answering an inbound message whose job was lost", extra={"event_id": str(event_id)})
         enqueue_inbound(event_id)

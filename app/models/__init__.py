@@ -15,3 +15,13 @@ from app.models.conversations import Conversation, ConversationStatus, EndUser, 
 from app.models.faq import CachedResponse, FaqEntry, FaqStatus  # noqa: F401,E402
 from app.models.knowledge import Chunk, Document, DocumentFile, DocumentStatus, KnowledgeBase  # noqa: F401,E402
 from app.models.messaging import ChannelAddress, InboundEvent, OutboundMessage, OutboxStatus  # noqa: F401,E402
+from app.models.programs import (  # noqa: F401,E402
+    Badge,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentStep,
+    Program,
+    ProgramStatus,
+    ProgramVersion,
+    UserBadge,
+)

@@ -4,7 +4,11 @@ Frames are JSON objects with a "type", as in the WebSocket Protocol source:
 the visitor sends text, typing, handover_request and ping; the server sends
 connection_established, typing, message (sender ai/agent; AI answers stream
 as "delta" pieces, then one final frame with the whole text and its
-sources), handover_request, handover_initiated, status and error. Events
+sources), handover_request, handover_initiated, status and error.
+Programs add start_program (the visitor enrolls themselves; answered with
+program_started) and program messages (answer_mode "program", with the
+question's "choices"); a text that answers a program's waiting question moves
+the program on instead of reaching the AI. Events
 for the visitor from other processes (an agent's reply) arrive through
 Redis pub/sub: the process's realtime hub (app/realtime.py) sends them from
 its own threads, so the handler only waits for the visitor's frames.
@@ -20,17 +24,21 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 
 from flask import current_app, request
 from simple_websocket import ConnectionClosed
+from sqlalchemy import select
 
 from app.api.errors import ApiError
 from app.assistant import pipeline
 from app.assistant import services as assistant
 from app.extensions import db, sock
 from app.inbox import services as inbox
-from app.models import Channel, ConversationStatus, Member
+from app.models import Channel, ConversationStatus, EndUserIdentity, Member, Message, Program, ProgramVersion
+from app.programs import engine
+from app.programs import services as programs
 from app.realtime import HubFull, hub
 from app.widget import public_bp
 from app.widget.services import origin_allowed, read_visitor_token
@@ -97,9 +105,12 @@ def widget_socket(ws, channel_id):
         visitor_id = read_visitor_token(request.args.get("token"), channel.id)
     except ApiError as error:
         return _refuse(ws, 4401, error.description)
+    new_visitor = not _known_visitor(channel, visitor_id)
     end_user = assistant.get_or_create_end_user(channel.creator_id, "web", visitor_id)
     conversation = assistant.get_or_create_conversation(end_user, visitor_id)
     db.session.commit()
+    if new_visitor:  # only on the first connection: auto_enroll programs start for new users
+        programs.auto_enroll(end_user)
     ws = LockedSocket(ws)
     try:
         registration = hub().register(
@@ -120,16 +131,51 @@ def widget_socket(ws, channel_id):
         db.session.remove()
 
 
+def _known_visitor(channel, visitor_id: str) -> bool:
+    return (
+        db.session.scalar(
+            select(EndUserIdentity.id).where(
+                EndUserIdentity.creator_id == channel.creator_id,
+                EndUserIdentity.channel == "web",
+                EndUserIdentity.external_id == visitor_id,
+            )
+        )
+        is not None
+    )
+
+
 def _welcome(ws, channel, conversation) -> None:
     history = assistant.history(conversation, HISTORY)  # since the last context reset, if any
+    frames = [_message_frame(m, conversation) for m in history]
+    _offer_choices_again(conversation, history, frames)
     send(
         ws,
         type="connection_established",
         conversation_id=conversation.id,
         status=conversation.status,
         config={k: v for k, v in channel.widget.items() if k != "allowed_origins"},
-        history=[_message_frame(m, conversation) for m in history],
+        history=frames,
+        programs=[
+            {"id": p.id, "name": p.name, "description": p.description or ""}
+            for p in programs.widget_programs(channel.creator_id)
+        ],
     )
+
+
+def _offer_choices_again(conversation, history: list[Message], frames: list[dict]) -> None:
+    """After a reload, the question still waiting for an answer shows its choices again: they go
+    on the last program message since the question was asked (the question, or its re-ask)."""
+    enrollment = engine.waiting_enrollment(conversation)
+    if enrollment is None or enrollment.last_step_at is None:
+        return
+    graph = engine.graph_of(db.session.get(ProgramVersion, enrollment.version_id))
+    choices = graph.data(enrollment.current_node_id).get("choices")
+    for message, frame in zip(reversed(history), reversed(frames), strict=True):
+        if message.answer_mode == engine.PROGRAM_MODE and message.created_at >= enrollment.last_step_at:
+            frame["program_id"] = enrollment.program_id
+            if choices:
+                frame["choices"] = list(choices)
+            return
 
 
 def _serve(ws, conversation) -> None:
@@ -146,7 +192,7 @@ def _serve(ws, conversation) -> None:
                     raise FrameError("RATE_LIMITED", "Too many frames; slow down.")
                 continue  # told once per minute; the rest of a flood is dropped unread
             frame = _parse(raw)
-            if frame["type"] == "text" and not messages.allow():
+            if frame["type"] in ("text", "start_program") and not messages.allow():
                 raise FrameError("RATE_LIMITED", "Too many messages; wait a moment before sending more.")
             _handle(ws, conversation, frame)
         except FrameError as error:
@@ -162,13 +208,21 @@ def _parse(raw) -> dict:
         frame = json.loads(raw)
     except ValueError as error:
         raise FrameError("BAD_FRAME", "Frames must be JSON objects.") from error
-    if not isinstance(frame, dict) or frame.get("type") not in ("text", "typing", "handover_request", "ping"):
+    if not isinstance(frame, dict) or frame.get("type") not in FRAME_TYPES:
         raise FrameError("BAD_FRAME", "Unknown frame type.")
     if frame["type"] == "text":
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > pipeline.MAX_MESSAGE_CHARS:
             raise FrameError("BAD_FRAME", "A text frame needs a 'text' of 1 to 4000 characters.")
+    if frame["type"] == "start_program":
+        try:
+            frame["program_id"] = uuid.UUID(str(frame.get("program_id")))
+        except ValueError as error:
+            raise FrameError("BAD_FRAME", "A start_program frame needs the 'program_id' of a program.") from error
     return frame
+
+
+FRAME_TYPES = ("text", "typing", "handover_request", "ping", "start_program")
 
 
 class Throttle:
@@ -205,6 +259,8 @@ def _handle(ws, conversation, frame: dict) -> None:
         _request_human(ws, conversation)
     elif frame["type"] == "text":
         _answer(ws, conversation, frame["text"])
+    elif frame["type"] == "start_program":
+        _start_program(ws, conversation, frame["program_id"])
 
 
 def _request_human(ws, conversation) -> None:
@@ -221,8 +277,32 @@ def _request_human(ws, conversation) -> None:
     )
 
 
+def _start_program(ws, conversation, program_id: uuid.UUID) -> None:
+    """The visitor enrolls themselves; the program's messages then arrive through the hub."""
+    program = db.session.get(Program, program_id)
+    if (
+        program is None
+        or program.creator_id != conversation.creator_id
+        or not (program.settings or {}).get("widget_enroll")
+    ):
+        raise FrameError("NOT_AVAILABLE", "This program cannot be started here.")
+    try:
+        enrollment = programs.enroll(conversation.end_user, program, "widget", "web")
+    except ApiError as error:
+        db.session.rollback()
+        code = "ALREADY_ENROLLED" if error.code == 409 else "NOT_AVAILABLE"
+        raise FrameError(code, error.description) from error
+    send(ws, type="program_started", program_id=program.id, enrollment_id=enrollment.id, name=program.name)
+
+
 def _answer(ws, conversation, text: str) -> None:
     if conversation.status != ConversationStatus.WITH_AGENT:
+        answered = engine.take_answer(conversation, text)  # commits when a program's question waits
+        if answered is not None:
+            # The widget already shows the visitor's own text: push only the program's messages.
+            answered.frames = [(c, f) for c, f in answered.frames if f.get("sender") != "user"]
+            engine.after_commit(answered)
+            return
         send(ws, type="typing", sender="ai", active=True)
     turn = pipeline.respond(
         conversation, text, on_token=lambda piece: send(ws, type="message", sender="ai", delta=piece)

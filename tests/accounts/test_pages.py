@@ -30,7 +30,7 @@ def test_unbuilt_sections_say_so_plainly_and_built_ones_never_do(client, creator
         html = client.get(_href(client, section.key), follow_redirects=True).get_data(as_text=True)
         placeholder = "This area is being built" in html
         assert placeholder == bool(section.coming), section.key
-    assert "nothing here is made up" in client.get(_href(client, "programs")).get_data(as_text=True)
+    assert "nothing here is made up" in client.get(_href(client, "campaigns")).get_data(as_text=True)
 
 
 def _href(client, key: str) -> str:

@@ -3,6 +3,8 @@
  * Lives in a Shadow DOM so the host page's CSS cannot break it (nor it the page's).
  * Every text from visitors, agents, documents or the model is set with textContent:
  * nothing is ever parsed as HTML, so no markup, link or image in a message runs or loads.
+ * Programs: a program's question shows its choices as buttons, and "Programs" lists the
+ * programs a visitor may start themselves.
  */
 (function () {
   "use strict";
@@ -50,9 +52,23 @@
       form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e4e7ef; background: #fff; }
       textarea { flex: 1; resize: none; border: 1px solid #cfd4e2; border-radius: 8px; padding: 8px; font-size: 14px; height: 40px; }
       .send { background: var(--accent); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; font-weight: 600; }
-      .human { border: 0; background: none; color: var(--accent); font-size: 12px; cursor: pointer; padding: 4px 12px 8px; text-align: left; }
+      .human, .programs-toggle { border: 0; background: none; color: var(--accent); font-size: 12px; cursor: pointer; padding: 4px 12px 8px; text-align: left; }
       .state { font-size: 11px; padding: 2px 12px; color: #b45309; background: #fffbeb; display: none; }
       .state.on { display: block; }
+      .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+      .choices button { border: 1px solid var(--accent); color: var(--accent); background: #fff; border-radius: 14px;
+        padding: 4px 10px; font-size: 13px; cursor: pointer; }
+      .choices button:disabled { opacity: .5; cursor: default; }
+      .choices button.picked { background: var(--accent); color: #fff; opacity: 1; }
+      .actions { display: flex; justify-content: space-between; }
+      .programs-toggle[hidden] { display: none; }
+      .programs { border-top: 1px solid #e4e7ef; background: #fff; padding: 8px 12px; max-height: 45%; overflow-y: auto; }
+      .programs[hidden] { display: none; }
+      .program { display: flex; align-items: center; gap: 8px; padding: 6px 0; }
+      .program + .program { border-top: 1px solid #f0f1f5; }
+      .program div { flex: 1; }
+      .program small { display: block; color: #667085; font-size: 12px; }
+      .program button { background: var(--accent); color: #fff; border: 0; border-radius: 8px; padding: 5px 10px; cursor: pointer; }
     </style>
     <button class="launcher" type="button" aria-label="Open chat" aria-expanded="false"><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg></button>
     <section class="panel" role="dialog" aria-label="Chat">
@@ -60,7 +76,9 @@
       <div class="state" role="status"></div>
       <div class="log" aria-live="polite"></div>
       <div class="typing">Typing…</div>
-      <button class="human" type="button">Talk to a human</button>
+      <div class="programs" hidden></div>
+      <div class="actions"><button class="human" type="button">Talk to a human</button>
+        <button class="programs-toggle" type="button" aria-expanded="false" hidden>Programs</button></div>
       <form><textarea rows="1" placeholder="Type your question…" aria-label="Message" maxlength="4000"></textarea>
         <button class="send" type="submit">Send</button></form>
     </section>`;
@@ -104,12 +122,70 @@
       });
       el.appendChild(list);
     }
+    if (frame.choices && frame.choices.length) el.appendChild(choiceButtons(frame.choices));
     if (frame.answer_mode === "extractive") {
       const note = document.createElement("div");
       note.className = "note";
       note.textContent = "Quoted from the course material (no AI model is connected).";
       el.appendChild(note);
     }
+  }
+
+  // A program's question: each choice is sent as the visitor's reply; the buttons are spent once used.
+  function choiceButtons(choices) {
+    const group = document.createElement("div");
+    group.className = "choices";
+    choices.forEach((choice) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = choice;
+      button.addEventListener("click", () => {
+        if (sendText(choice)) button.classList.add("picked");
+      });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
+  function spendChoices() { root.querySelectorAll(".choices button").forEach((b) => { b.disabled = true; }); }
+
+  function sendText(text) {
+    if (!sendFrame({ type: "text", text })) return false;
+    spendChoices();
+    bubble("user", text);
+    return true;
+  }
+
+  // The programs this visitor may start themselves, behind the "Programs" button.
+  function listPrograms(programs) {
+    const list = $(".programs");
+    list.textContent = "";
+    programs.forEach((program) => {
+      const row = document.createElement("div");
+      row.className = "program";
+      const text = document.createElement("div");
+      text.textContent = program.name;
+      if (program.description) {
+        const description = document.createElement("small");
+        description.textContent = program.description;
+        text.appendChild(description);
+      }
+      const start = document.createElement("button");
+      start.type = "button";
+      start.textContent = "Start";
+      start.addEventListener("click", () => {
+        if (sendFrame({ type: "start_program", program_id: program.id })) showPrograms(false);
+      });
+      row.append(text, start);
+      list.appendChild(row);
+    });
+    $(".programs-toggle").hidden = !programs.length;
+    if (!programs.length) showPrograms(false);
+  }
+
+  function showPrograms(show) {
+    $(".programs").hidden = !show;
+    $(".programs-toggle").setAttribute("aria-expanded", String(show));
   }
 
   // A hidden panel has no height, so this is also done each time it opens.
@@ -136,6 +212,7 @@
       current = null; // an answer cut off by a dropped connection comes back whole in the history
       if (config.welcome_message) bubble("ai", config.welcome_message);
       (frame.history || []).forEach((m) => bubble(m.sender, m.text, m));
+      listPrograms(frame.programs || []);
       // After a reload the visitor still sees who is answering.
       if (frame.status === "with_agent") bubble("system", "A team member has this conversation.");
       else if (frame.status === "waiting_for_human") bubble("system", "A team member will reply here as soon as possible.");
@@ -147,7 +224,8 @@
       scrollDown();
     } else if (frame.type === "message") {
       $(".typing").classList.remove("on");
-      if (current && frame.sender === "ai") {
+      // A program's message may arrive while an answer streams: it gets a bubble of its own.
+      if (current && frame.sender === "ai" && frame.answer_mode !== "program") {
         current.querySelector(".body").textContent = frame.text;
         decorate(current, frame);
         current = null;
@@ -155,6 +233,8 @@
       } else {
         bubble(frame.sender, frame.text, frame);
       }
+    } else if (frame.type === "program_started") {
+      bubble("system", "You started “" + frame.name + "”.");
     } else if (frame.type === "handover_request" || frame.type === "handover_initiated" || frame.type === "status") {
       if (frame.text) bubble("system", frame.text);
     } else if (frame.type === "error") {
@@ -195,11 +275,12 @@
   $(".launcher").addEventListener("click", () => setPanel(!open));
   $(".close").addEventListener("click", () => setPanel(false));
   $(".human").addEventListener("click", () => sendFrame({ type: "handover_request" }));
+  $(".programs-toggle").addEventListener("click", () => showPrograms($(".programs").hidden));
   $("form").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("textarea").value.trim();
     if (!text) return;
-    if (sendFrame({ type: "text", text })) { bubble("user", text); $("textarea").value = ""; }
+    if (sendText(text)) $("textarea").value = "";
   });
   $("textarea").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("form").requestSubmit(); }
