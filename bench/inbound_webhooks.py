@@ -34,6 +34,8 @@ import time
 import uuid
 from urllib.parse import urlencode
 
+from bench.common import free_port
+
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 3000))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 8))
 ROUNDS = 3
@@ -42,12 +44,6 @@ NUMBER = f"+1555{uuid.uuid4().int % 10_000_000:07d}"  # a fresh number each run 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "be" * 16  # 32 hex characters, like the real ones
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(which: str, port: int) -> None:

@@ -29,17 +29,12 @@ POSTed twice and every row delivered/sent/failed/blocked.
 
 import collections
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, Workers, noop_rate, with_redis, worker_bench_app
+
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", 2000))
 NOOP_JOBS = int(os.environ.get("BENCH_NOOP_JOBS", 2000))
 CRASH_MESSAGES = int(os.environ.get("BENCH_CRASH_MESSAGES", 300))
@@ -49,37 +44,6 @@ AUTH_TOKEN = "cd" * 16
 NUMBER = f"+1555{uuid.uuid4().int % 10_000_000:07d}"  # fresh each run (DATABASE_URL keeps old channels)
 ENDED = ("sent", "delivered", "failed", "blocked")  # what the crash test accepts
 FINAL = ENDED + ("read", "undelivered", "not_sent")
-
-
-def noop() -> None:
-    """The baseline job: nothing."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis() -> tuple[str | None, subprocess.Popen | None]:
-    if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"], None
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None, None
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return f"redis://127.0.0.1:{port}/0", process
 
 
 class Bench:
@@ -159,55 +123,6 @@ class Bench:
             time.sleep(0.02)
 
 
-class Workers:
-    """`python worker.py` processes, as the Procfile runs them."""
-
-    def __init__(self, env: dict, connection):
-        self.env, self.connection, self.processes = env, connection, []
-
-    def start(self, count: int = 1) -> None:
-        from rq import Worker
-
-        before = len(Worker.all(connection=self.connection))
-        for _ in range(count):
-            self.processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=self.env))
-        deadline = time.monotonic() + 60
-        while len(Worker.all(connection=self.connection)) < before + count:
-            if time.monotonic() > deadline:
-                raise SystemExit("workers did not start")
-            time.sleep(0.05)
-
-    def kill(self, process) -> None:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        self.processes.remove(process)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.processes = []
-
-
-def noop_rate(connection, count: int) -> float:
-    from rq import Queue
-    from rq.registry import FinishedJobRegistry
-
-    queue = Queue("ingest", connection=connection)
-    finished = FinishedJobRegistry(queue=queue)
-    before = finished.count
-    started = time.perf_counter()
-    for _ in range(count):
-        queue.enqueue("bench.outbound_throughput.noop")  # by path: run as -m, this module is __main__
-    while finished.count < before + count:
-        time.sleep(0.01)
-    return count / (time.perf_counter() - started)
-
-
 def outbound_rate(bench: Bench, count: int, tag: str) -> tuple[float, collections.Counter]:
     ids = bench.queue_rows(count, tag)
     started = time.perf_counter()
@@ -254,39 +169,13 @@ def crash_test(bench: Bench, workers: Workers) -> int:
 
 
 def main() -> int:
-    redis_url, redis_process = start_redis()
-    if redis_url is None:
-        print("skipped: REDIS_URL is unset and there is no redis-server binary to start")
-        return 0
-    own_instance = not os.environ.get("DATABASE_URL") and "INSTANCE_PATH" not in os.environ
-    if own_instance:
-        os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="bench-outbound-")
-    try:
-        return run(redis_url)
-    finally:
-        if own_instance:
-            shutil.rmtree(os.environ["INSTANCE_PATH"], ignore_errors=True)
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+    return with_redis(run, "bench-outbound-")
 
 
 def run(redis_url: str) -> int:
-    import logging
-
-    from flask_migrate import upgrade
-
     from tests.fakes.twilio_server import FakeTwilio
 
-    os.environ.update(APP_ENV="development", REDIS_URL=redis_url, EMBEDDED_WORKER="0")
-    from app import create_app
-    from app.extensions import db
-
-    app = create_app({"SERVER_NAME": None})
-    with app.app_context():
-        upgrade()
-        dialect = db.engine.dialect.name
-    logging.disable(logging.WARNING)
+    app, dialect = worker_bench_app(redis_url)
     connection = app.extensions["redis"]
     for queue in ("ingest", "outbound", "default"):
         connection.delete(f"rq:queue:{queue}")
@@ -311,9 +200,9 @@ def measure(app, bench: Bench, workers: Workers, connection, dialect: str, redis
     results = []
     for count in (1, 2):
         workers.start(count)
-        noop_rate(connection, 100)  # warm-up: imports, connections
+        noop_rate(connection, 100, "ingest")  # warm-up: imports, connections
         outbound_rate(bench, 100, f"warm-{count}")
-        noop = noop_rate(connection, NOOP_JOBS)
+        noop = noop_rate(connection, NOOP_JOBS, "ingest")
         sent, counts = outbound_rate(bench, MESSAGES, f"run-{count}")
         workers.stop()
         results.append((count, noop, sent, counts))

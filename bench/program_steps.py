@@ -26,18 +26,14 @@ Per worker count (1, then 2), with the same running workers:
 
 import collections
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-from bench.outbound_throughput import Workers, start_redis
+from bench.common import ROOT, Workers, noop_rate, with_redis, worker_bench_app
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICK = "--quick" in sys.argv
 ENROLLMENTS = int(os.environ.get("BENCH_ENROLLMENTS", 1000 if QUICK else 10_000))
 NOOP_JOBS = int(os.environ.get("BENCH_NOOP_JOBS", 500 if QUICK else 2000))
@@ -60,27 +56,6 @@ FLOW = {
     ],
 }
 STEPS_PER_ENROLLMENT = 5
-
-
-def noop() -> None:
-    """The baseline job: nothing."""
-
-
-def noop_rate(connection, count: int) -> float:
-    """No-op jobs/s, from the first enqueue until every one has finished (by job id: the finished
-    registry's count is no clock here, its older entries expire during a long run)."""
-    from rq import Queue
-    from rq.job import Job, JobStatus
-
-    queue = Queue("default", connection=connection)
-    started = time.perf_counter()
-    ids = [queue.enqueue("bench.program_steps.noop").id for _ in range(count)]  # by path: this is __main__
-    while True:
-        if queue.count == 0:
-            jobs = Job.fetch_many(ids, connection=connection)
-            if all(job is not None and job.get_status(refresh=False) == JobStatus.FINISHED for job in jobs):
-                return count / (time.perf_counter() - started)
-        time.sleep(0.01)
 
 
 class Bench:
@@ -226,37 +201,11 @@ def run_batch(bench: Bench, count: int, timeout: float = 900) -> dict:
 
 
 def main() -> int:
-    redis_url, redis_process = start_redis()
-    if redis_url is None:
-        print("skipped: REDIS_URL is unset and there is no redis-server binary to start")
-        return 0
-    own_instance = not os.environ.get("DATABASE_URL") and "INSTANCE_PATH" not in os.environ
-    if own_instance:
-        os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="bench-programs-")
-    try:
-        return run(redis_url)
-    finally:
-        if own_instance:
-            shutil.rmtree(os.environ["INSTANCE_PATH"], ignore_errors=True)
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+    return with_redis(run, "bench-programs-")
 
 
 def run(redis_url: str) -> int:
-    import logging
-
-    from flask_migrate import upgrade
-
-    os.environ.update(APP_ENV="development", REDIS_URL=redis_url, EMBEDDED_WORKER="0")
-    from app import create_app
-    from app.extensions import db
-
-    app = create_app({"SERVER_NAME": None})
-    with app.app_context():
-        upgrade()
-        dialect = db.engine.dialect.name
-    logging.disable(logging.WARNING)
+    app, dialect = worker_bench_app(redis_url)
     connection = app.extensions["redis"]
     connection.flushdb()  # a bench database: old queues, scheduled jobs and workers would skew it
     env = os.environ | {"LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
@@ -277,9 +226,9 @@ def run(redis_url: str) -> int:
     try:
         for count in (1, 2):
             workers.start(count)
-            noop_rate(connection, 100)  # warm-up: imports, connections, the version's graph
+            noop_rate(connection, 100, "default")  # warm-up: imports, connections, the version's graph
             run_batch(bench, 100)
-            noop = noop_rate(connection, NOOP_JOBS)
+            noop = noop_rate(connection, NOOP_JOBS, "default")
             f = run_batch(bench, ENROLLMENTS)
             workers.stop()
             results.append((count, noop, f))

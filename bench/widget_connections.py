@@ -34,7 +34,6 @@ import os
 import re
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from statistics import median
 
 import websocket
 
-from bench.common import in_instance
+from bench.common import free_port, in_instance
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = tuple(int(n) for n in os.environ.get("BENCH_SOCKETS", "100,500,1000").split(","))
@@ -58,12 +57,6 @@ SITE = "https://bench.example"
 HEALTH_REQUESTS = 30
 IDLE_SECONDS = 5
 TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def prepare(instance: str) -> str:

@@ -112,6 +112,18 @@ def run_step(enrollment_id: uuid.UUID, seq: int) -> StepResult | None:
     db.session.refresh(enrollment)
     result = StepResult()
     outcome, detail = _execute(enrollment, version, graph, node_id, now, result, prepared)
+    due_at = enrollment.due_at if outcome == "deferred" else None
+    _log_step(enrollment, seq, node_id, graph.node(node_id)["type"], outcome, detail, now, due_at)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same step logged by another worker: theirs stands
+        db.session.rollback()
+        return None
+    return result
+
+
+def _log_step(enrollment, seq, node_id, node_type, outcome, detail, now, due_at=None) -> None:
+    """The step's row: its unique (enrollment, seq) is what makes a second run of it fail to commit."""
     db.session.add(
         EnrollmentStep(
             creator_id=enrollment.creator_id,
@@ -119,19 +131,13 @@ def run_step(enrollment_id: uuid.UUID, seq: int) -> StepResult | None:
             program_id=enrollment.program_id,
             seq=seq,
             node_id=node_id,
-            node_type=graph.node(node_id)["type"],
+            node_type=node_type,
             outcome=outcome,
             detail=(detail or "")[:500] or None,
-            due_at=enrollment.due_at if outcome == "deferred" else None,
+            due_at=due_at,
             executed_at=now,
         )
     )
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same step logged by another worker: theirs stands
-        db.session.rollback()
-        return None
-    return result
 
 
 def _runnable(enrollment: Enrollment | None, seq: int, now: datetime) -> bool:
@@ -575,19 +581,7 @@ def take_answer(conversation: Conversation, text: str) -> StepResult | None:
     _save_answer(user, data, answer)
     enrollment.waiting_for = "ready"
     _move(enrollment, graph, graph.next(node_id), now, result)
-    db.session.add(
-        EnrollmentStep(
-            creator_id=enrollment.creator_id,
-            enrollment_id=enrollment.id,
-            program_id=enrollment.program_id,
-            seq=seq,
-            node_id=node_id,
-            node_type="ask_question",
-            outcome="answered",
-            detail=answer[:500],
-            executed_at=now,
-        )
-    )
+    _log_step(enrollment, seq, node_id, "ask_question", "answered", answer, now)
     db.session.commit()
     if result.run_next_now or result.due_at:
         schedule(enrollment.id, seq + 1, enrollment.due_at)

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_dashboard_e2e import assert_page_ok, click_and_load, collect_console_errors
 from tests.browser.test_knowledge_e2e import log_in
-from tests.browser.test_widget_e2e import WIDGET, Watch, embed_code, open_widget, site  # noqa: F401  (fixture)
+from tests.browser.test_widget_e2e import WIDGET, Watch, open_widget, site, widget_site_page  # noqa: F401  (fixture)
 
 LIVE = 8_000  # the widget's socket forwards pub/sub events every 0.2 s
 WELCOME = "Welcome to First week, {first_name|friend}! Seven short days to a running habit."
@@ -34,18 +34,7 @@ def visitor_page(browser: Browser):
 @pytest.fixture
 def visitor_site(client, creator, live_server_url, site):  # noqa: F811
     """A web channel that allows the creator's site, and the site's page with its embed code."""
-    created = client.post(
-        "/api/v1/channels",
-        headers=creator.headers,
-        json={
-            "channel_type": "web",
-            "channel_name": "Website",
-            "configuration": {"allowed_origins": [site.origin], "title": "Ask Coach Ana"},
-        },
-    )
-    assert created.status_code == 201, created.json
-    channel_id = created.json["id"]
-    return site.publish(f"/programs-{channel_id}.html", embed_code(live_server_url, creator, channel_id))
+    return widget_site_page(client, creator, live_server_url, site, "programs")
 
 
 def create_program(page: Page, base_url: str):

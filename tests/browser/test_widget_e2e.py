@@ -100,6 +100,11 @@ def coach_page(client, creator, run_jobs, live_server_url, site):
     kb = create_kb(client, creator)
     assert upload(client, creator, kb["id"], "guide.md", GUIDE.encode()).status_code == 201
     assert run_jobs() >= 1
+    return widget_site_page(client, creator, live_server_url, site, "coaching")
+
+
+def widget_site_page(client, creator, live_server_url, site, name: str) -> str:
+    """A web channel that allows the site, and the site's page `name` with its embed code."""
     created = client.post(
         "/api/v1/channels",
         headers=creator.headers,
@@ -110,8 +115,8 @@ def coach_page(client, creator, run_jobs, live_server_url, site):
         },
     )
     assert created.status_code == 201, created.json
-    channel = created.json
-    return site.publish(f"/coaching-{channel['id']}.html", embed_code(live_server_url, creator, channel["id"]))
+    channel_id = created.json["id"]
+    return site.publish(f"/{name}-{channel_id}.html", embed_code(live_server_url, creator, channel_id))
 
 
 class Watch:

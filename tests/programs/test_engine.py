@@ -469,12 +469,6 @@ def test_a_delayed_message_waits_in_rqs_scheduler(app, creator, make_program, we
     assert enrollment_of(app, enrollment_id).status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.schedule hands RQ a due time with a fraction of a second, RQ's scheduler keeps whole "
-    "seconds and may release the job up to a second early: the step finds itself not due, does nothing, "
-    "and waits for the sweep (15-45 s later). Fix: schedule at the next whole second (report, engine_patch.diff)",
-)
 def test_a_step_released_by_the_scheduler_in_its_due_second_still_runs(app, creator, make_program, web_user, run_jobs):
     definition = line(
         node("first", "send_message", message="Day one"),
@@ -485,8 +479,8 @@ def test_a_step_released_by_the_scheduler_in_its_due_second_still_runs(app, crea
     job_id = engine.step_job_id(enrollment_id, 2)
     with app.app_context():
         Job.fetch(job_id, connection=get_queue().connection).delete()
-    # Due 0.9 s into the next second: RQ's scheduler, which ticks every second, may release it at
-    # the start of that second.
+    # Due 0.9 s into the next second: RQ's scheduled registry keeps whole seconds, so without the
+    # rounding up in engine.schedule the job came out at the start of that second, not due yet.
     due = utcnow().replace(microsecond=0) + timedelta(seconds=1, microseconds=900_000)
     set_due(app, enrollment_id, due)
     with app.app_context():

