@@ -35,12 +35,20 @@ db = SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_enforces_foreign_keys(dbapi_connection, _record):
-    """SQLite applies ON DELETE CASCADE / SET NULL only when asked, per connection: the
-    embedded default must delete like PostgreSQL does. (Migrations turn it off: migrations/env.py.)"""
+def _sqlite_pragmas(dbapi_connection, _record):
+    """The embedded default behaves like a server database where it matters.
+
+    - foreign_keys: SQLite applies ON DELETE CASCADE / SET NULL only when asked, per connection.
+      (Migrations turn it off while they rebuild tables: migrations/env.py.)
+    - WAL: readers (pages, the widget) no longer wait for the worker's writes, and with
+      synchronous=NORMAL a commit is not an fsync (a power cut may lose the last commits,
+      never corrupt the file).
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

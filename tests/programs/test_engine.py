@@ -4,7 +4,6 @@ time zone, quiet hours and consent hold back SMS, conditions branch, tenants sta
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -304,20 +303,22 @@ def test_two_workers_on_the_same_step_at_once_run_it_once(app, creator, make_pro
         assert [s[:2] for s in step_log(app, enrollment_id)] == [(0, "start"), (1, "hello")]
 
 
-# worker.py's main, after building the app once: imported first, worker.py meets a circular import
-# (app.messaging.tasks -> … -> app.audience.services -> app.programs.services -> app.messaging.inbound).
-WORKER = """
-import sys
-from app import create_app
-create_app()
-import worker
-sys.exit(worker.main([]))
-"""
+# SQLite: the step in a process of its own that stops inside its transaction, every write of the
+# step done and COMMIT not yet sent (the engine's "commit" event fires just before it), and says so.
 SQLITE_STEP = """
-import sys, uuid
+import sys, time
+from pathlib import Path
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from app import create_app
 from app.programs.tasks import run_program_steps
 app = create_app()
+
+@event.listens_for(Engine, "commit")
+def hold_before_commit(connection):
+    Path(sys.argv[3]).touch()
+    time.sleep(3600)
+
 with app.app_context():
     run_program_steps(sys.argv[1], int(sys.argv[2]))
 """
@@ -337,9 +338,8 @@ def test_a_worker_killed_mid_step_commits_nothing_and_the_sweep_runs_the_step_on
     """A real process runs the step and is SIGKILLed inside its transaction, after the claim.
 
     To hold it there: on PostgreSQL the test locks the conversation row the step's message
-    points to and updates (`worker.py` takes the job from Redis and waits on that lock); on SQLite the test
-    holds a read transaction, so the step process writes its claim and message and then
-    waits for the file lock at COMMIT (the rollback journal on disk shows it got that far).
+    points to and updates (`worker.py` takes the job from Redis and waits on that lock); on SQLite
+    (WAL: a reader blocks no writer) the step process pauses itself just before COMMIT.
     """
     enrollment_id = enroll(app, make_program(creator, HELLO), web_user(creator, "Kim Park"), start=False)
     with app.app_context():
@@ -351,7 +351,7 @@ def test_a_worker_killed_mid_step_commits_nothing_and_the_sweep_runs_the_step_on
             blocker = db.engine.connect()
         transaction = blocker.begin()
         blocker.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": conversation_id})
-        process = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env)
+        process = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env)
         with app.app_context():
             engine.schedule(enrollment_id, 1, None)
 
@@ -366,17 +366,18 @@ def test_a_worker_killed_mid_step_commits_nothing_and_the_sweep_runs_the_step_on
 
         release = transaction.rollback
     else:
-        database = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
-        blocker = sqlite3.connect(database, isolation_level=None)
-        blocker.execute("BEGIN")
-        blocker.execute("SELECT count(*) FROM enrollments").fetchall()  # a shared lock until ROLLBACK
-        process = subprocess.Popen([sys.executable, "-c", SQLITE_STEP, str(enrollment_id), "1"], cwd=ROOT, env=env)
+        holding = Path(app.instance_path) / f"step-holding-{uuid.uuid4().hex}"
+        process = subprocess.Popen(
+            [sys.executable, "-c", SQLITE_STEP, str(enrollment_id), "1", str(holding)], cwd=ROOT, env=env
+        )
 
-        def blocked_backend():  # the step wrote (its journal is on disk) and waits to commit
-            return database.with_name(database.name + "-journal").exists() and process.poll() is None
+        def blocked_backend():  # the step wrote its claim, message and log row, and is about to commit
+            return holding.exists() and process.poll() is None
 
         def release():
-            blocker.execute("ROLLBACK")
+            holding.unlink(missing_ok=True)
+
+        blocker = None
 
     try:
         _wait_for(blocked_backend)
@@ -388,7 +389,8 @@ def test_a_worker_killed_mid_step_commits_nothing_and_the_sweep_runs_the_step_on
             process.kill()
             process.wait()
         release()
-        blocker.close()
+        if blocker is not None:
+            blocker.close()
     if backend == "postgresql":  # the dead client's backend aborts its transaction once it sees the socket closed
         with app.app_context():
             _wait_for(
