@@ -14,8 +14,12 @@ HISTORY_TURNS = 10
 
 
 def get_or_create_end_user(creator_id: uuid.UUID, channel: str, external_id: str) -> EndUser:
+    return end_user_for(creator_id, channel, external_id)[0]
+
+
+def end_user_for(creator_id: uuid.UUID, channel: str, external_id: str) -> tuple[EndUser, bool]:
     """The person known on `channel` as `external_id` (through their identities, so a linked
-    person is found from any of their channels), created on first contact."""
+    person is found from any of their channels), created on first contact; and whether it was."""
     user = db.session.scalar(
         select(EndUser)
         .join(EndUserIdentity, EndUserIdentity.end_user_id == EndUser.id)
@@ -33,7 +37,8 @@ def get_or_create_end_user(creator_id: uuid.UUID, channel: str, external_id: str
             EndUserIdentity(creator_id=creator_id, end_user_id=user.id, channel=channel, external_id=external_id)
         )
         db.session.flush()
-    return user
+        return user, True
+    return user, False
 
 
 def get_or_create_conversation(end_user: EndUser, session_id: str) -> Conversation:

@@ -37,7 +37,7 @@ from app.audience.consent import keyword_kind, may_send, set_consent
 from app.extensions import db
 from app.messaging import channels as twilio_channels
 from app.messaging import outbox
-from app.models import Channel, ChannelAddress, ConversationStatus, Creator, EndUserIdentity, InboundEvent
+from app.models import Channel, ChannelAddress, ConversationStatus, Creator, InboundEvent
 from app.models.audience import ConsentState
 from app.models.base import utcnow
 
@@ -113,8 +113,7 @@ def process(event_id: uuid.UUID) -> None:
         return
     channel = db.session.get(Channel, event.channel_id)
     phone = event.from_address.removeprefix("whatsapp:")
-    new_user = not _known_sender(channel, phone)
-    user = assistant.get_or_create_end_user(channel.creator_id, channel.channel_type, phone)
+    user, new_user = assistant.end_user_for(channel.creator_id, channel.channel_type, phone)
     user.phone_e164 = user.phone_e164 or phone
     conversation = assistant.get_or_create_conversation(user, outbox.session_id_for(channel))
     event.end_user_id, event.conversation_id, event.processed_at = user.id, conversation.id, utcnow()
@@ -141,19 +140,6 @@ def process(event_id: uuid.UUID) -> None:
         engine.after_commit(answered)
     if new_user:  # programs with auto_enroll (they reach only users who opted in)
         programs.auto_enroll(user)
-
-
-def _known_sender(channel: Channel, phone: str) -> bool:
-    return (
-        db.session.scalar(
-            select(EndUserIdentity.id).where(
-                EndUserIdentity.creator_id == channel.creator_id,
-                EndUserIdentity.channel == channel.channel_type,
-                EndUserIdentity.external_id == phone,
-            )
-        )
-        is not None
-    )
 
 
 def _join(event, channel, user, conversation, program) -> list:

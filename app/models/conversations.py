@@ -19,6 +19,7 @@ class EndUser(IdMixin, TenantMixin, TimestampMixin, db.Model):
         UniqueConstraint("creator_id", "channel", "external_id", name="uq_end_users_channel_external"),
         Index("ix_end_users_creator_phone", "creator_id", "phone_e164"),
         Index("ix_end_users_creator_consent", "creator_id", "consent_state"),
+        Index("ix_end_users_creator_updated", "creator_id", "updated_at"),  # programs.services.known_variables
     )
 
     external_id: Mapped[str] = mapped_column(String(200))

@@ -5,7 +5,6 @@ them and enroll users. A published version is never edited: PUT on the program
 edits its draft, and the next publish makes it a new version.
 """
 
-import math
 import uuid
 
 from flask_smorest import Blueprint
@@ -261,12 +260,8 @@ def user_badges(user_id: uuid.UUID):
 @bp.response(200, schemas.BadgeListSchema)
 def list_badges(query):
     """Your badges, by name (an award_badge node or a program's completion_badge gives them)."""
-    badges, page, limit = services.badges(_creator_id()), query["page"], query["limit"]
-    pages = math.ceil(len(badges) / limit) if badges else 0
-    return {
-        "badges": badges[(page - 1) * limit : page * limit],
-        "pagination": {"page": page, "limit": limit, "total": len(badges), "pages": pages},
-    }
+    badges, pagination = paginate(services.badges_query(_creator_id()), query["page"], query["limit"])
+    return {"badges": badges, "pagination": pagination}
 
 
 @bp.route("/badges", methods=["POST"])

@@ -45,6 +45,7 @@ from app.models import (
     Memory,
     Program,
     ProgramVersion,
+    Tag,
     UserBadge,
 )
 from app.models.base import utcnow
@@ -425,7 +426,7 @@ def variables(enrollment: Enrollment, user: EndUser, creator: Creator) -> dict:
     name = user.display_name or profile.get("name") or ""
     program = db.session.get(Program, enrollment.program_id)
     memories = {m.key: m.value for m in db.session.scalars(select(Memory).where(Memory.end_user_id == user.id))}
-    answers = {key: value for key, value in (enrollment.answers or {}).items()}
+    answers = dict(enrollment.answers or {})
     return {
         "first_name": name.split()[0] if name.strip() else "",
         "name": name,
@@ -443,13 +444,8 @@ def evaluate(data: dict, enrollment: Enrollment, user: EndUser) -> bool:
     """Whether a condition node holds for this user now."""
     field_name, operator, expected = data["field"], data["operator"], data.get("value")
     if field_name == "tag":
-        from app.models import Tag
-
-        tags = set(db.session.scalars(select(Tag.tag).where(Tag.end_user_id == user.id)))
-        holds = str(expected).strip().lower() in {t.lower() for t in tags}
-        return {"equals": holds, "contains": holds, "in": holds, "exists": bool(tags)}.get(
-            operator, not holds if operator in ("not_equals", "not_exists") else holds
-        )
+        tags = {t.lower() for t in db.session.scalars(select(Tag.tag).where(Tag.end_user_id == user.id))}
+        return tag_condition(tags, operator, expected)
     scope, _, key = field_name.partition(".")
     if scope == "answer":
         actual = (enrollment.answers or {}).get(key)
@@ -460,6 +456,19 @@ def evaluate(data: dict, enrollment: Enrollment, user: EndUser) -> bool:
     else:
         actual = db.session.scalar(select(Memory.value).where(Memory.end_user_id == user.id, Memory.key == key))
     return compare(actual, operator, expected)
+
+
+def tag_condition(tags: set[str], operator: str, expected) -> bool:
+    """exists / not_exists: whether the user has any tag; the others name tags (`in`: any of a list)."""
+    if operator in ("exists", "not_exists"):
+        return bool(tags) == (operator == "exists")
+    wanted = str(expected).strip().lower()
+    if operator == "contains":
+        return any(wanted in tag for tag in tags)
+    names = {part.strip() for part in wanted.split(",")} if operator == "in" else {wanted}
+    if operator == "not_equals":
+        return not names & tags
+    return operator in ("equals", "in") and bool(names & tags)
 
 
 def compare(actual, operator: str, expected) -> bool:

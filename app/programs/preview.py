@@ -179,11 +179,7 @@ class _Walk:
         """engine.evaluate on the test user instead of the database."""
         field_name, operator, expected = data["field"], data["operator"], data.get("value")
         if field_name == "tag":
-            tags = {t.lower() for t in self.user.tags}
-            holds = str(expected).strip().lower() in tags
-            return {"equals": holds, "contains": holds, "in": holds, "exists": bool(tags)}.get(
-                operator, not holds if operator in ("not_equals", "not_exists") else holds
-            )
+            return engine.tag_condition({t.lower() for t in self.user.tags}, operator, expected)
         scope, _, key = field_name.partition(".")
         source = {"answer": self.user.answers, "profile": self.user.profile, "attribute": self.user.attribute}
         actual = source.get(scope, self.user.memory).get(key)

@@ -248,8 +248,12 @@ def badge_ids(creator_id: uuid.UUID) -> set[str]:
     return {str(i) for i in db.session.scalars(select(Badge.id).where(Badge.creator_id == creator_id))}
 
 
+def badges_query(creator_id: uuid.UUID):
+    return select(Badge).where(Badge.creator_id == creator_id).order_by(Badge.name, Badge.id)
+
+
 def badges(creator_id: uuid.UUID) -> list[Badge]:
-    return list(db.session.scalars(select(Badge).where(Badge.creator_id == creator_id).order_by(Badge.name)))
+    return list(db.session.scalars(badges_query(creator_id)))
 
 
 def create_badge(creator_id: uuid.UUID, name: str, description: str | None = None, icon: str | None = None) -> Badge:
@@ -318,15 +322,16 @@ def known_variables(creator_id: uuid.UUID, sample: int = 500) -> set[str]:
     outside these is one no user has (a warning in the builder)."""
     keys: set[str] = set()
     rows = db.session.execute(
-        select(EndUser.profile_data, EndUser.attributes)
+        select(EndUser.id, EndUser.profile_data, EndUser.attributes)
         .where(EndUser.creator_id == creator_id)
-        .order_by(EndUser.updated_at.desc())
+        .order_by(EndUser.updated_at.desc())  # ix_end_users_creator_updated: no scan of every user
         .limit(sample)
-    )
-    for profile, attributes in rows:
+    ).all()
+    for _, profile, attributes in rows:
         keys.update((profile or {}).keys())
         keys.update((attributes or {}).keys())
-    keys.update(db.session.scalars(select(Memory.key).where(Memory.creator_id == creator_id).distinct().limit(sample)))
+    recent = [user_id for user_id, _, _ in rows]
+    keys.update(db.session.scalars(select(Memory.key).where(Memory.end_user_id.in_(recent)).distinct()))
     return keys
 
 
@@ -556,21 +561,15 @@ def auto_enroll(user: EndUser) -> list[Enrollment]:
 def counts(program_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
     """Enrollment count and completion rate of each program, in one query (the list)."""
     out = {pid: {"enrollment_count": 0, "completion_rate": 0.0} for pid in program_ids}
-    if not program_ids:
-        return out
-    rows = db.session.execute(
-        select(Enrollment.program_id, Enrollment.status, func.count(Enrollment.id))
-        .where(Enrollment.program_id.in_(program_ids))
-        .group_by(Enrollment.program_id, Enrollment.status)
-    )
-    for program_id, status, count in rows:
-        out[program_id]["enrollment_count"] += count
-        out[program_id].setdefault("completed", 0)
-        if status == EnrollmentStatus.COMPLETED:
-            out[program_id]["completed"] = count
-    for value in out.values():
-        total = value["enrollment_count"]
-        value["completion_rate"] = round(value.pop("completed", 0) / total, 3) if total else 0.0
+    if program_ids:
+        completed = func.count(Enrollment.id).filter(Enrollment.status == EnrollmentStatus.COMPLETED)
+        rows = db.session.execute(
+            select(Enrollment.program_id, func.count(Enrollment.id), completed)
+            .where(Enrollment.program_id.in_(program_ids))
+            .group_by(Enrollment.program_id)
+        )
+        for program_id, total, done in rows:
+            out[program_id] = {"enrollment_count": total, "completion_rate": round(done / total, 3)}
     return out
 
 

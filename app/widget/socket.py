@@ -29,14 +29,13 @@ from collections import deque
 
 from flask import current_app, request
 from simple_websocket import ConnectionClosed
-from sqlalchemy import select
 
 from app.api.errors import ApiError
 from app.assistant import pipeline
 from app.assistant import services as assistant
 from app.extensions import db, sock
 from app.inbox import services as inbox
-from app.models import Channel, ConversationStatus, EndUserIdentity, Member, Message, Program, ProgramVersion
+from app.models import Channel, ConversationStatus, Member, Message, Program, ProgramVersion
 from app.programs import engine
 from app.programs import services as programs
 from app.realtime import HubFull, hub
@@ -105,8 +104,7 @@ def widget_socket(ws, channel_id):
         visitor_id = read_visitor_token(request.args.get("token"), channel.id)
     except ApiError as error:
         return _refuse(ws, 4401, error.description)
-    new_visitor = not _known_visitor(channel, visitor_id)
-    end_user = assistant.get_or_create_end_user(channel.creator_id, "web", visitor_id)
+    end_user, new_visitor = assistant.end_user_for(channel.creator_id, "web", visitor_id)
     conversation = assistant.get_or_create_conversation(end_user, visitor_id)
     db.session.commit()
     if new_visitor:  # only on the first connection: auto_enroll programs start for new users
@@ -129,19 +127,6 @@ def widget_socket(ws, channel_id):
     finally:
         hub().unregister(registration)
         db.session.remove()
-
-
-def _known_visitor(channel, visitor_id: str) -> bool:
-    return (
-        db.session.scalar(
-            select(EndUserIdentity.id).where(
-                EndUserIdentity.creator_id == channel.creator_id,
-                EndUserIdentity.channel == "web",
-                EndUserIdentity.external_id == visitor_id,
-            )
-        )
-        is not None
-    )
 
 
 def _welcome(ws, channel, conversation) -> None:

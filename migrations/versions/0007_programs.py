@@ -153,9 +153,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_user_badges_creator_id'), ['creator_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_badges_end_user_id'), ['end_user_id'], unique=False)
 
+    # The builder reads the most recently updated users' keys on every edit (services.known_variables).
+    op.create_index('ix_end_users_creator_updated', 'end_users', ['creator_id', 'updated_at'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_end_users_creator_updated', table_name='end_users')
     with op.batch_alter_table('user_badges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_badges_end_user_id'))
         batch_op.drop_index(batch_op.f('ix_user_badges_creator_id'))

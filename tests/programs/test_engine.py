@@ -754,6 +754,10 @@ def test_conditions_read_answers_profile_attributes_memory_and_tags(app, creator
             ("tag", "not_equals", "newbie", True),
             ("tag", "not_equals", "vip", False),
             ("tag", "exists", None, True),
+            ("tag", "not_exists", None, False),  # the user has a tag
+            ("tag", "in", "newbie, vip", True),
+            ("tag", "in", "newbie,beta", False),
+            ("tag", "contains", "v", True),
         ]
         got = [
             (
