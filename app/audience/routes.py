@@ -143,8 +143,9 @@ def _find(reference: str):
 @editors_only
 def delete(user_id):
     end_user = _user(user_id)
+    label = end_user.label  # read first: the deleted row cannot be loaded again after the commit
     services.delete_user(end_user)
-    flash(f"{end_user.label} was deleted.", "success")
+    flash(f"{label} was deleted.", "success")
     return redirect(url_for("audience.index"))
 
 

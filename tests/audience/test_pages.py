@@ -135,3 +135,32 @@ def test_another_creators_users_imports_and_segments_are_404_on_pages(client, pa
         client.post(f"/audience/segments/{segment['id']}/evaluate", headers={"X-CSRFToken": token}).status_code == 404
     )
     assert "Alice's customer" not in client.get("/audience/").get_data(as_text=True)
+
+
+def test_deleting_a_user_from_their_page_says_who_went_and_lists_the_rest(client, page_login, creator):
+    ann = create_user(client, creator, phone_e164="+14155550001", display_name="Ann")
+    create_user(client, creator, phone_e164="+14155550002", display_name="Bob")
+    logged_in(client, page_login, creator)
+    token = csrf_token_from(client.get(f"/audience/users/{ann['id']}").get_data(as_text=True))
+    response = client.post(f"/audience/users/{ann['id']}/delete", data={"csrf_token": token})
+    assert response.status_code == 302 and response.location.endswith("/audience/")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Ann was deleted." in page and "Bob" in page
+    assert client.get(f"/api/v1/users/{ann['id']}", headers=creator.headers).status_code == 404
+
+
+def test_the_tags_field_splits_like_an_import_cell(client, page_login, creator, run_import):
+    """One rule for both: commas, semicolons or pipes, trimmed, empty and repeated tags dropped."""
+    logged_in(client, page_login, creator)
+    token = csrf_token_from(client.get("/audience/users/new").get_data(as_text=True))
+    cell = " runner; vip|runner,, beta "
+    created = client.post(
+        "/audience/users/new", data={"phone_e164": "+14155550009", "tags": cell, "csrf_token": token}
+    )
+    assert created.status_code == 302
+    run_import(creator, f'phone_e164,tags\n+14155550010,"{cell}"\n')
+    by_form, by_import = (
+        client.get(f"/api/v1/users/lookup?phone=%2B{phone}", headers=creator.headers).json["tags"]
+        for phone in ("14155550009", "14155550010")
+    )
+    assert by_form == by_import == ["beta", "runner", "vip"]
