@@ -6,7 +6,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.audience.services import phone_error, timezone_error
+from app.audience.services import phone_error, split_tags, timezone_error
 from app.models import ConsentState
 
 CONSENT_CHOICES = [SelectChoice(s, s.replace("_", " ").title()) for s in ConsentState.ALL]
@@ -85,7 +85,7 @@ class UserForm(FlaskForm):
             data["phone_e164"] = self.phone_e164.data.strip()
         if self.external_id.data:
             data["external_id"] = self.external_id.data.strip()
-        data["tags"] = [t for t in (self.tags.data or "").split(",")]
+        data["tags"] = split_tags(self.tags.data)
         data["attributes"] = json.loads(self.attributes.data or "{}")
         return data
 

@@ -3,7 +3,8 @@ set-based upserts, one batch at a time.
 
 A CSV's header must name `phone_e164` or `external_id`; known columns fill
 the profile (name, email, timezone, language, consent_state, tags as
-"a;b"), every other column becomes a custom attribute. JSON is a list of
+"a, b": commas, semicolons or pipes, as in the dashboard's tags field), every
+other column becomes a custom attribute. JSON is a list of
 objects with the same keys (or {"users": [...]}), `attributes` and
 `profile_data` as objects and `tags` as a list. Rows are matched by phone
 (their number or SMS identity), else by external id (their API identity).
@@ -19,7 +20,7 @@ import uuid
 from sqlalchemy import insert, or_, select, text
 
 from app.audience.consent import record_initial_consent, set_consent
-from app.audience.services import E164, EMAIL, TIMEZONES, clean_tags, tags_by_user
+from app.audience.services import E164, EMAIL, TIMEZONES, clean_tags, split_tags, tags_by_user
 from app.extensions import db
 from app.models import ConsentState, EndUser, EndUserIdentity, Tag
 from app.models.base import utcnow
@@ -154,9 +155,12 @@ def _validate(record: dict, error) -> None:
             error("consent_state", f"Use one of {', '.join(ConsentState.ALL)}.")
     if "tags" in record:
         tags = record["tags"]
-        record["tags"] = clean_tags(
-            tags.split(";") if isinstance(tags, str) else tags if isinstance(tags, list) else []
-        )
+        if isinstance(tags, str):
+            record["tags"] = split_tags(tags)  # a cell splits like the dashboard's tags field
+        elif isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+            record["tags"] = clean_tags(tags)
+        else:
+            error("tags", 'Tags are a list of text, such as ["runner", "vip"], or one text, "runner, vip".')
     if len(record.get("display_name", "")) > 200:
         error("display_name", "At most 200 characters.")
 

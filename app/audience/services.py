@@ -40,6 +40,7 @@ CONSENT_HISTORY = 50
 # Merging two people: the more protective consent wins (a STOP is never lost).
 CONSENT_RANK = {ConsentState.PENDING: 0, ConsentState.OPT_IN: 1, ConsentState.OPT_OUT: 2, ConsentState.STOP: 3}
 TAG_MAX = 60
+TAG_SEPARATORS = re.compile(r"[,;|]")
 
 
 def phone_error(phone: str) -> str | None:
@@ -55,6 +56,14 @@ def timezone_error(zone: str) -> str | None:
 def clean_tags(tags) -> list[str]:
     """Trimmed, de-duplicated tags in the order given, empty ones dropped."""
     return list(dict.fromkeys(t.strip()[:TAG_MAX] for t in tags or [] if t and t.strip()))
+
+
+def split_tags(text: str | None) -> list[str]:
+    """Tags typed as one string ("runner, vip"), by the form or in an import's cell: the one rule.
+
+    Commas, semicolons and pipes all separate (spreadsheets export lists with any of them).
+    """
+    return clean_tags(TAG_SEPARATORS.split(text or ""))
 
 
 # --- Reading -----------------------------------------------------------------

@@ -115,3 +115,28 @@ def test_another_creators_imports_are_404(client, two_creators, run_import):
     assert client.get(f"/api/v1/users/imports/{report['id']}", headers=bob.headers).status_code == 404
     assert client.get("/api/v1/users/imports", headers=bob.headers).json["pagination"]["total"] == 0
     assert users(client, bob)["pagination"]["total"] == 0
+
+
+def test_a_csv_tags_cell_splits_on_commas_semicolons_and_pipes(client, creator, run_import):
+    report = run_import(creator, 'phone_e164,tags\n+14155550001,"runner,vip"\n+14155550002, a ; b | a \n')
+    assert (report["created"], report["error_count"]) == (2, 0), report
+    tags = [
+        client.get(f"/api/v1/users/lookup?phone=%2B{phone}", headers=creator.headers).json["tags"]
+        for phone in ("14155550001", "14155550002")
+    ]
+    assert tags == [["runner", "vip"], ["a", "b"]]
+
+
+def test_json_tags_take_a_list_or_one_string_and_refuse_anything_else(client, creator, run_import):
+    document = [
+        {"phone_e164": "+14155550001", "tags": ["runner", " vip ", "runner"]},
+        {"phone_e164": "+14155550002", "tags": "runner; vip"},
+        {"phone_e164": "+14155550003", "tags": [1, 2]},
+        {"phone_e164": "+14155550004", "tags": {"a": 1}},
+    ]
+    report = run_import(creator, json.dumps(document), "users.json")
+    assert (report["created"], report["error_count"]) == (2, 2), report
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(3, "tags"), (4, "tags")]
+    for phone in ("14155550001", "14155550002"):
+        user = client.get(f"/api/v1/users/lookup?phone=%2B{phone}", headers=creator.headers).json
+        assert user["tags"] == ["runner", "vip"]

@@ -154,9 +154,7 @@ def test_the_tags_field_splits_like_an_import_cell(client, page_login, creator, 
     logged_in(client, page_login, creator)
     token = csrf_token_from(client.get("/audience/users/new").get_data(as_text=True))
     cell = " runner; vip|runner,, beta "
-    created = client.post(
-        "/audience/users/new", data={"phone_e164": "+14155550009", "tags": cell, "csrf_token": token}
-    )
+    created = client.post("/audience/users/new", data={"phone_e164": "+14155550009", "tags": cell, "csrf_token": token})
     assert created.status_code == 302
     run_import(creator, f'phone_e164,tags\n+14155550010,"{cell}"\n')
     by_form, by_import = (
