@@ -181,6 +181,14 @@ def test_creator_uploads_two_files_sees_them_processed_live_and_retrieves_the_ri
     assert {"rest", "days", "week"} <= marked, marked
     # The search is pushed to the address bar, so it can be shared or reloaded.
     assert parse_qs(urlparse(page.url).query)["q"] == [QUESTION]
+    # Searching again replaces the results: one #retrieval-results, never one inside another.
+    for question in ("When should I replace my shoes?", QUESTION):
+        page.get_by_label("Question").fill(question)
+        with page.expect_response(lambda r: "/knowledge/test-retrieval" in r.url and "q=" in r.url):
+            page.get_by_role("button", name="Search").click()
+        expect(results.first.locator(".passage-text")).to_contain_text(question.split()[-1].rstrip("?"))
+        expect(page.locator("#retrieval-results")).to_have_count(1)
+        expect(page.locator("#retrieval-results #retrieval-results")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "test-retrieval.png", full_page=True)
 
     # 6. A bad file: refused with its own message, the documents already there stay listed.

@@ -1,6 +1,7 @@
 """Knowledge pages: bases, multi-file upload, live status fragment, test retrieval."""
 
 import io
+import re
 
 from tests.conftest import csrf_token_from
 from tests.knowledge.test_knowledge_api import GUIDE, create_kb, upload
@@ -114,3 +115,18 @@ def test_another_creators_knowledge_base_page_is_404(client, two_creators, page_
     assert client.get(f"/knowledge/{bob_kb['id']}").status_code == 404
     assert client.get(f"/knowledge/test-retrieval?q=x&kb={bob_kb['id']}").status_code == 404
     assert "Bob's" not in client.get("/knowledge/").get_data(as_text=True)
+
+
+def test_repeated_retrieval_searches_replace_the_results_and_never_nest_them(client, creator, page_login, run_jobs):
+    """The form targets #retrieval-results; the fragment is that element itself, swapped whole."""
+    logged_in(client, creator, page_login)
+    kb = create_kb(client, creator)
+    upload(client, creator, kb["id"], "guide.md", GUIDE.encode())
+    run_jobs()
+    page = client.get("/knowledge/test-retrieval").get_data(as_text=True)
+    form = re.search(r"<form[^>]*hx-target=\"#retrieval-results\"[^>]*>", page).group(0)
+    assert 'hx-swap="outerHTML"' in form
+    for question in ("rest days", "shoes"):
+        fragment = client.get(f"/knowledge/test-retrieval?q={question}", headers={"HX-Request": "true"})
+        html = fragment.get_data(as_text=True)
+        assert html.count('id="retrieval-results"') == 1 and html.lstrip().startswith('<div id="retrieval-results"')
