@@ -121,6 +121,9 @@ class Config:
     INGEST_JOB_TIMEOUT_SECONDS = env_int("INGEST_JOB_TIMEOUT_SECONDS", 30 * 60)
     # "processing" longer than this = worker died; past the job timeout, so a slow job is never run twice
     INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", INGEST_JOB_TIMEOUT_SECONDS + 5 * 60)
+    # A URL import gives up after this long overall (every redirect, headers and body), however
+    # steadily the server trickles bytes: it holds an ingest worker meanwhile.
+    URL_IMPORT_DEADLINE_SECONDS = float(env_str("URL_IMPORT_DEADLINE_SECONDS", "30"))
     # Networks a URL import may reach besides the public internet (CIDRs, comma-separated).
     URL_IMPORT_ALLOWED_NETWORKS = [
         n.strip() for n in (env_str("URL_IMPORT_ALLOWED_NETWORKS", "") or "").split(",") if n.strip()
