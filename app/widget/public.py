@@ -3,16 +3,20 @@
 from flask import current_app, jsonify, request
 
 from app.api.errors import ApiError
-from app.extensions import csrf, db, limiter
-from app.models import Channel
+from app.extensions import csrf, limiter
 from app.widget import public_bp
-from app.widget.services import new_visitor_id, origin_allowed, visitor_token
+from app.widget.services import active_web_channel, origin_allowed, start_visitor_session
 
 
-def _cors(response, origin: str | None):
-    if origin:
+@public_bp.after_request
+def _cors(response):
+    """Every answer of the session endpoint, refusals included, is readable by the page that asked:
+    otherwise the browser hides a 403 behind a network error and the widget retries forever.
+    Nothing is given away: a refused origin reads only why it was refused."""
+    origin = request.headers.get("Origin")
+    if origin and request.endpoint == "widget.visitor_session":
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
+        response.headers.add("Vary", "Origin")
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     return response
@@ -22,24 +26,13 @@ def _cors(response, origin: str | None):
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["RATELIMIT_WIDGET_SESSIONS"])
 def visitor_session(channel_id):
-    """A short-lived token for the widget's socket; the visitor id is kept across page loads."""
-    origin = request.headers.get("Origin")
-    channel = db.session.get(Channel, channel_id)
-    if channel is None or channel.channel_type != "web" or channel.status != "active":
+    """A short-lived token for the widget's socket, and the credential that keeps the visitor across page loads."""
+    if request.method == "OPTIONS":  # a preflight grants nothing; the POST is where origins are checked
+        return current_app.response_class(status=204)
+    channel = active_web_channel(channel_id)
+    if channel is None:
         raise ApiError(404, "Unknown channel.")
-    if not origin_allowed(channel, origin):
+    if not origin_allowed(channel, request.headers.get("Origin")):
         raise ApiError(403, "This website may not use this chat widget.")
-    if request.method == "OPTIONS":
-        return _cors(current_app.response_class(status=204), origin)
-    body = request.get_json(silent=True) or {}
-    visitor_id = body.get("visitor_id")
-    if not (isinstance(visitor_id, str) and visitor_id.startswith("v_") and 8 <= len(visitor_id) <= 64):
-        visitor_id = new_visitor_id()
-    ttl = current_app.config["WIDGET_TOKEN_TTL_SECONDS"]
-    response = jsonify(
-        visitor_id=visitor_id,
-        token=visitor_token(channel, visitor_id),
-        expires_in=ttl,
-        socket_path=f"/widget/ws/{channel.id}",
-    )
-    return _cors(response, origin)
+    body = request.get_json(silent=True) if request.get_data() else {}
+    return jsonify(start_visitor_session(channel, body))

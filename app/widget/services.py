@@ -143,8 +143,69 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="widget-visitor")
 
 
+def active_web_channel(channel_id: uuid.UUID) -> Channel | None:
+    """The channel a widget may talk to: a web channel that is active."""
+    channel = db.session.get(Channel, channel_id)
+    if channel is None or channel.channel_type != "web" or channel.status != "active":
+        return None
+    return channel
+
+
+def start_visitor_session(channel: Channel, body) -> dict:
+    """POST /widget/<id>/session: the visitor's id, the credential that resumes them, and a socket token.
+
+    The id is always the server's: a visitor comes back only with a credential this server signed
+    for this channel, so knowing (or guessing) someone's id opens nothing.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    credential = body.get("visitor_credential")
+    if credential is not None and not isinstance(credential, str):
+        raise ApiError(
+            422,
+            "visitor_credential must be the string the widget was given.",
+            details=[{"field": "visitor_credential", "message": "Not a string."}],
+        )
+    visitor_id = resume_visitor(channel, credential) or new_visitor_id()
+    return {
+        "visitor_id": visitor_id,
+        "visitor_credential": visitor_credential(channel, visitor_id),  # renewed on every visit
+        "token": visitor_token(channel, visitor_id),
+        "expires_in": current_app.config["WIDGET_TOKEN_TTL_SECONDS"],
+        "socket_path": f"/widget/ws/{channel.id}",
+    }
+
+
 def new_visitor_id() -> str:
     return "v_" + secrets.token_urlsafe(18)
+
+
+# The widget keeps its credential in localStorage and gets a fresh one on each visit,
+# so only a visitor away for this long starts over.
+VISITOR_CREDENTIAL_MAX_AGE = 365 * 24 * 3600
+
+
+def _credentials() -> URLSafeTimedSerializer:
+    # A salt of its own: a socket token is no credential, nor the reverse.
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="widget-visitor-credential")
+
+
+def visitor_credential(channel: Channel, visitor_id: str) -> str:
+    return _credentials().dumps({"c": str(channel.id), "v": visitor_id})
+
+
+def resume_visitor(channel: Channel, credential: str | None) -> str | None:
+    """The visitor id a valid credential of this channel names; None for anything else
+    (missing, forged, expired, another channel's, or a bare id kept by an older widget)."""
+    if not credential:
+        return None
+    try:
+        data = _credentials().loads(credential, max_age=VISITOR_CREDENTIAL_MAX_AGE)
+    except BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(data, dict) or data.get("c") != str(channel.id) or not isinstance(data.get("v"), str):
+        return None
+    return data["v"]
 
 
 def visitor_token(channel: Channel, visitor_id: str) -> str:

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from datetime import UTC, datetime
 
 from flask import current_app, request
 from simple_websocket import ConnectionClosed
@@ -35,12 +36,12 @@ from app.assistant import pipeline
 from app.assistant import services as assistant
 from app.extensions import db, sock
 from app.inbox import services as inbox
-from app.models import Channel, ConversationStatus, Member, Message, Program, ProgramVersion
+from app.models import ConversationStatus, Member, Message, Program, ProgramVersion
 from app.programs import engine
 from app.programs import services as programs
 from app.realtime import HubFull, hub
 from app.widget import public_bp
-from app.widget.services import origin_allowed, read_visitor_token
+from app.widget.services import active_web_channel, origin_allowed, read_visitor_token
 
 log = logging.getLogger(__name__)
 HISTORY = 50
@@ -85,7 +86,15 @@ class LockedSocket:
 
 
 def send(ws, **frame) -> None:
-    ws.send(json.dumps(frame, default=str))
+    ws.send(json.dumps(frame, default=_json_value))
+
+
+def _json_value(value):
+    """Timestamps as the API writes them (ISO 8601 UTC with a Z), whichever frame carries them."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return str(value)
 
 
 def _refuse(ws, code: int, reason: str) -> None:
@@ -95,8 +104,8 @@ def _refuse(ws, code: int, reason: str) -> None:
 
 @sock.route("/widget/ws/<uuid:channel_id>", bp=public_bp)
 def widget_socket(ws, channel_id):
-    channel = db.session.get(Channel, channel_id)
-    if channel is None or channel.channel_type != "web" or channel.status != "active":
+    channel = active_web_channel(channel_id)
+    if channel is None:
         return _refuse(ws, 4404, "Unknown channel.")
     if not origin_allowed(channel, request.headers.get("Origin")):
         return _refuse(ws, 4403, "This website may not use this chat widget.")

@@ -103,15 +103,15 @@ def coach_page(client, creator, run_jobs, live_server_url, site):
     return widget_site_page(client, creator, live_server_url, site, "coaching")
 
 
-def widget_site_page(client, creator, live_server_url, site, name: str) -> str:
-    """A web channel that allows the site, and the site's page `name` with its embed code."""
+def widget_site_page(client, creator, live_server_url, site, name: str, allowed: list[str] | None = None) -> str:
+    """A web channel that allows the site (or only `allowed`), and the site's page `name` with its embed code."""
     created = client.post(
         "/api/v1/channels",
         headers=creator.headers,
         json={
             "channel_type": "web",
             "channel_name": "Website",
-            "configuration": {"allowed_origins": [site.origin], "title": "Ask Coach Ana"},
+            "configuration": {"allowed_origins": allowed or [site.origin], "title": "Ask Coach Ana"},
         },
     )
     assert created.status_code == 201, created.json
@@ -288,3 +288,21 @@ def test_markup_links_and_images_in_messages_are_shown_as_text_and_nothing_is_fe
     assert staff.foreign_hosts(live_server_url) == []
     assert not any("outside.example" in url for url in visitor.urls + staff.urls)
     assert visitor.errors == [] and staff.errors == []
+
+
+def test_on_a_website_the_channel_does_not_allow_the_widget_says_it_is_unavailable(
+    page: Page, client, live_server_url, site, creator, screenshot_dir
+):
+    url = widget_site_page(client, creator, live_server_url, site, "elsewhere", allowed=["https://coach.example"])
+    visitor = Watch(page.context, page)
+    with page.expect_response(re.compile(r"/widget/.+/session$")) as refusal:
+        page.goto(url)
+    assert refusal.value.status == 403
+    open_widget(page)
+    state = page.locator(f"{WIDGET} .state")
+    expect(state).to_have_text("Chat is unavailable on this page.")
+    expect(page.locator(f"{WIDGET} textarea")).to_be_disabled()
+    page.screenshot(path=screenshot_dir / "widget-unavailable.png")
+    assert sum("/session" in u for u in visitor.urls) == 1 and not any(u.startswith("ws") for u in visitor.urls)
+    # The browser reads the refusal (CORS): its only console line is the 403 itself, no CORS error.
+    assert all("status of 403" in e for e in visitor.errors), visitor.errors

@@ -77,7 +77,7 @@ def test_visitor_starts_a_program_and_answers_with_a_button(
 ):
     program_id, _ = published_program(creator, settings={"widget_enroll": True})
     channel = create_channel(client, creator)
-    visitor, hello, visitor_id = connect(client, live_server_url, channel)
+    visitor, hello, credential = connect(client, live_server_url, channel)
     assert hello["programs"] == [{"id": str(program_id), "name": "Couch to 5k", "description": ""}]
 
     visitor.send(type="start_program", program_id=str(program_id))
@@ -94,7 +94,7 @@ def test_visitor_starts_a_program_and_answers_with_a_button(
     assert refused["code"] == "ALREADY_ENROLLED" and "already enrolled" in refused["message"]
 
     # After a reload, the waiting question offers its choices again.
-    reloaded, again, _ = connect(client, live_server_url, channel, visitor_id=visitor_id)
+    reloaded, again, _ = connect(client, live_server_url, channel, credential=credential)
     assert [m["text"] for m in again["history"]] == [WELCOME, QUESTION]
     assert again["history"][-1]["choices"] == CHOICES and "choices" not in again["history"][0]
     reloaded.close()
@@ -118,7 +118,7 @@ def test_an_answer_that_is_no_choice_is_asked_again_without_echoing_the_visitor(
 ):
     program_id, _ = published_program(creator, settings={"widget_enroll": True})
     channel = create_channel(client, creator)
-    visitor, hello, visitor_id = connect(client, live_server_url, channel)
+    visitor, hello, credential = connect(client, live_server_url, channel)
     visitor.send(type="start_program", program_id=str(program_id))
     visitor.until(lambda f: f["type"] == "program_started")
     run_jobs()
@@ -131,7 +131,7 @@ def test_an_answer_that_is_no_choice_is_asked_again_without_echoing_the_visitor(
     assert enrollment_of(app, program_id).waiting_for == "answer"
 
     # The re-ask is what a reload offers the choices on.
-    reloaded, hello_again, _ = connect(client, live_server_url, channel, visitor_id=visitor_id)
+    reloaded, hello_again, _ = connect(client, live_server_url, channel, credential=credential)
     history = hello_again["history"]
     assert [m["text"] for m in history][-2:] == ["Maybe tomorrow", again["text"]]
     assert history[-1]["choices"] == CHOICES and "choices" not in history[1]
@@ -164,12 +164,12 @@ def test_a_new_visitor_gets_the_auto_enroll_program_once(
 ):
     program_id, _ = published_program(creator, settings={"auto_enroll": True})
     channel = create_channel(client, creator)
-    visitor, hello, visitor_id = connect(client, live_server_url, channel)
+    visitor, hello, credential = connect(client, live_server_url, channel)
     run_until_some(run_jobs)
     message_frame(visitor, WELCOME)
     assert message_frame(visitor, QUESTION)["choices"] == CHOICES
 
-    again, _, _ = connect(client, live_server_url, channel, visitor_id=visitor_id)
+    again, _, _ = connect(client, live_server_url, channel, credential=credential)
     again.close()
     enrollment = enrollment_of(app, program_id)  # one: coming back is no new user
     assert (enrollment.enrolled_via, enrollment.channel) == ("auto", "web")

@@ -23,11 +23,12 @@ def create_channel(client, account, origins=(SITE,), **config):
     return response.json
 
 
-def session(client, channel, origin=SITE, visitor_id=None):
+def session(client, channel, origin=SITE, credential=None):
+    """POST /widget/<id>/session as the widget does: with the stored visitor credential, if any."""
     return client.post(
         f"/widget/{channel['id']}/session",
         headers={"Origin": origin},
-        json={"visitor_id": visitor_id} if visitor_id else {},
+        json={"visitor_credential": credential} if credential else {},
     )
 
 
@@ -80,7 +81,8 @@ def coach_channel(client, creator, run_jobs):
     return create_channel(client, creator)
 
 
-def connect(client, live_server_url, channel, visitor_id=None) -> tuple[Visitor, dict, str]:
-    started = session(client, channel, visitor_id=visitor_id).json
+def connect(client, live_server_url, channel, credential=None) -> tuple[Visitor, dict, str]:
+    """A visitor's socket, its first frame, and the credential that resumes them on a later page load."""
+    started = session(client, channel, credential=credential).json
     visitor = Visitor(live_server_url, channel, started["token"])
-    return visitor, visitor.receive(), started["visitor_id"]
+    return visitor, visitor.receive(), started["visitor_credential"]

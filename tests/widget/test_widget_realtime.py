@@ -63,8 +63,8 @@ def test_agent_reply_from_another_process_reaches_its_visitor_only(app, client, 
 
 def test_both_tabs_of_one_conversation_get_the_agent_reply(app, client, live_server_url, creator):
     channel = create_channel(client, creator)
-    first, hello, visitor_id = connect(client, live_server_url, channel)
-    second, again, _ = connect(client, live_server_url, channel, visitor_id=visitor_id)
+    first, hello, credential = connect(client, live_server_url, channel)
+    second, again, _ = connect(client, live_server_url, channel, credential=credential)
     assert again["conversation_id"] == hello["conversation_id"]
 
     publish_elsewhere(app, hello["conversation_id"], type="message", sender="agent", text="One for both")

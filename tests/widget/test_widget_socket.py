@@ -57,14 +57,17 @@ def test_visitor_chats_and_gets_a_grounded_answer_with_sources(client, live_serv
 
 
 def test_conversation_survives_page_loads_and_reconnects(client, live_server_url, coach_channel):
-    visitor, _, visitor_id = connect(client, live_server_url, coach_channel)
+    visitor, first, credential = connect(client, live_server_url, coach_channel)
     visitor.send(type="text", text="How many rest days should I take each week?")
     visitor.until(lambda f: f.get("done"))
     visitor.close()
-    again, hello, same_id = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
-    assert same_id == visitor_id
+    again, hello, renewed = connect(client, live_server_url, coach_channel, credential=credential)
+    assert hello["conversation_id"] == first["conversation_id"]
     assert [m["sender"] for m in hello["history"]] == ["user", "ai"]
     again.close()
+    third, hello, _ = connect(client, live_server_url, coach_channel, credential=renewed)  # the renewed one too
+    assert hello["conversation_id"] == first["conversation_id"]
+    third.close()
 
 
 @pytest.mark.parametrize("case", ["missing", "forged", "other_channel", "bad_origin"])
@@ -139,7 +142,7 @@ def test_talk_to_a_human_and_an_agent_reply_arrives_through_pubsub(app, client, 
 
 
 def test_history_names_the_agent_and_survives_a_context_reset(app, client, creator, live_server_url, coach_channel):
-    visitor, hello, visitor_id = connect(client, live_server_url, coach_channel)
+    visitor, hello, credential = connect(client, live_server_url, coach_channel)
     visitor.send(type="text", text="How many rest days should I take each week?")
     visitor.until(lambda f: f.get("done"))
     conversation_id = hello["conversation_id"]
@@ -154,25 +157,25 @@ def test_history_names_the_agent_and_survives_a_context_reset(app, client, creat
         from app.models import Conversation
 
         assistant.reset_context(db.session.get(Conversation, uuid.UUID(conversation_id)))
-    again, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    again, hello, _ = connect(client, live_server_url, coach_channel, credential=credential)
     assert hello["history"] == []  # the reset hides what came before it
     again.send(type="text", text="Thanks!")
     again.until(lambda f: f["type"] == "status" or f.get("done"))
     again.close()
-    third, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    third, hello, _ = connect(client, live_server_url, coach_channel, credential=credential)
     assert [m["text"] for m in hello["history"]] == ["Thanks!"]  # but not what came after it
     third.close()
 
 
 def test_an_agents_reply_in_the_history_carries_their_name(client, creator, live_server_url, coach_channel):
-    visitor, hello, visitor_id = connect(client, live_server_url, coach_channel)
+    visitor, hello, credential = connect(client, live_server_url, coach_channel)
     client.post(
         f"/api/v1/conversations/{hello['conversation_id']}/reply",
         headers=creator.headers,
         json={"message": "Hi, Alice here."},
     )
     visitor.close()
-    again, hello, _ = connect(client, live_server_url, coach_channel, visitor_id=visitor_id)
+    again, hello, _ = connect(client, live_server_url, coach_channel, credential=credential)
     agent = [m for m in hello["history"] if m["sender"] == "agent"]
     assert agent and agent[0]["agent_name"] == "Alice Coach" and agent[0]["text"] == "Hi, Alice here."
     again.close()

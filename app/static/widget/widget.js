@@ -12,7 +12,9 @@
   if (!script || !script.dataset.channel) return;
   const channelId = script.dataset.channel;
   const base = new URL(script.src).origin;
-  const storageKey = "creatorhub:visitor:" + channelId;
+  // The server's signed credential for this visitor: it alone brings them back to their conversation.
+  const storageKey = "creatorhub:visitor-credential:" + channelId;
+  const legacyKey = "creatorhub:visitor:" + channelId; // a bare id from older widgets: no longer honoured
 
   let socket = null;
   let retries = 0;
@@ -52,6 +54,8 @@
       form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e4e7ef; background: #fff; }
       textarea { flex: 1; resize: none; border: 1px solid #cfd4e2; border-radius: 8px; padding: 8px; font-size: 14px; height: 40px; }
       .send { background: var(--accent); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; font-weight: 600; }
+      textarea:disabled { background: #f2f4f7; }
+      .send:disabled, .human:disabled { opacity: .45; cursor: default; }
       .human, .programs-toggle { border: 0; background: none; color: var(--accent); font-size: 12px; cursor: pointer; padding: 4px 12px 8px; text-align: left; }
       .state { font-size: 11px; padding: 2px 12px; color: #b45309; background: #fffbeb; display: none; }
       .state.on { display: block; }
@@ -86,8 +90,10 @@
   const log = $(".log");
   host.style.setProperty("--accent", "#4f46e5");
 
-  function visitorId() { try { return localStorage.getItem(storageKey); } catch (e) { return null; } }
-  function keepVisitorId(id) { try { localStorage.setItem(storageKey, id); } catch (e) { /* private mode */ } }
+  function credential() { try { return localStorage.getItem(storageKey); } catch (e) { return null; } }
+  function keepCredential(value) {
+    try { localStorage.setItem(storageKey, value); localStorage.removeItem(legacyKey); } catch (e) { /* private mode */ }
+  }
 
   function bubble(sender, text, extra) {
     const el = document.createElement("div");
@@ -247,11 +253,13 @@
     try {
       const response = await fetch(base + "/widget/" + channelId + "/session", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ visitor_id: visitorId() }),
+        body: JSON.stringify({ visitor_credential: credential() }),
       });
-      if (!response.ok) { setState("Chat is unavailable on this page."); return; }
+      // Refused (this website is not allowed, or the channel is gone): retrying would not help.
+      if (response.status === 403 || response.status === 404) { unavailable(); return; }
+      if (!response.ok) { reconnect(); return; } // rate limited or the server is restarting
       const session = await response.json();
-      keepVisitorId(session.visitor_id);
+      keepCredential(session.visitor_credential);
       const url = base.replace(/^http/, "ws") + session.socket_path + "?token=" + encodeURIComponent(session.token);
       socket = new WebSocket(url);
       socket.onmessage = (event) => { try { onFrame(JSON.parse(event.data)); } catch (e) { /* ignore bad frames */ } };
@@ -259,6 +267,12 @@
     } catch (e) {
       reconnect();
     }
+  }
+
+  function unavailable() {
+    setState("Chat is unavailable on this page.");
+    $(".launcher").setAttribute("aria-label", "Chat unavailable");
+    root.querySelectorAll("textarea, .send, .human").forEach((el) => { el.disabled = true; });
   }
 
   function reconnect() {
