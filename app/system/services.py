@@ -1,12 +1,14 @@
 """Readiness checks: each dependency reported with its mode and latency."""
 
 import time
+import uuid
 
 from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db, redis_connection
 from app.jobs import queue_depths
+from app.knowledge import vectors
 from app.vectorstore import chroma_client
 
 
@@ -33,10 +35,19 @@ def check_redis() -> dict:
 
 
 def check_chroma() -> dict:
-    client = chroma_client()
-    client.heartbeat()
+    """Whether Chroma answers; no collection counts, which would add up every tenant's."""
+    chroma_client().heartbeat()
     mode = "server" if current_app.config["CHROMA_HOST"] else "embedded (persistent client)"
-    return {"mode": mode, "collections": client.count_collections()}
+    return {"mode": mode}
+
+
+def chroma_health(creator_id: uuid.UUID) -> dict:
+    """GET /api/v1/ai/chromadb/health: Chroma's state and the caller's own collections."""
+
+    def check() -> dict:
+        return check_chroma() | {"collections": len(vectors.stats(creator_id))}
+
+    return timed(check)
 
 
 def check_ollama() -> dict:
