@@ -7,7 +7,9 @@ leaves it unset.
 
 import logging
 
+import requests
 from flask import current_app
+from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -34,3 +36,22 @@ class RebasedHttpClient(TwilioHttpClient):
 def make_client(account_sid: str, auth_token: str) -> Client:
     http = RebasedHttpClient(current_app.config["TWILIO_API_BASE"], timeout=TIMEOUT_SECONDS)
     return Client(account_sid, auth_token, http_client=http)
+
+
+def explain(error: Exception) -> str:
+    """A sentence a creator can act on for an error of the twilio client, never a raw
+    `HTTPSConnectionPool(...)`: Twilio's own code when Twilio answered, else what to check."""
+    if isinstance(error, TwilioRestException):
+        code = error.code or f"HTTP {error.status}"
+        if error.status in (401, 403) or error.code == 20003:
+            return f"Twilio refused these credentials ({code})."
+        if error.status == 404:
+            return f"Twilio has no such account or resource ({code})."
+        if error.status == 429 or error.status >= 500:
+            return f"Twilio is busy or failing right now: try again in a minute ({code})."
+        return f"Twilio refused the request: {(error.msg or '').strip()[:200]} ({code})."
+    if isinstance(error, requests.Timeout):
+        return "Twilio did not answer in time: try again."
+    if isinstance(error, requests.ConnectionError):
+        return "Could not reach Twilio: check the network."
+    return "Could not talk to Twilio: try again."

@@ -20,7 +20,7 @@ from app.assistant import services as assistant
 from app.audience.consent import keyword_kind, may_send
 from app.extensions import db
 from app.messaging import outbox
-from app.messaging.channels import TWILIO_TYPES
+from app.messaging.channels import TWILIO_TYPES, missing_sender_reason
 from app.models import (
     Badge,
     Channel,
@@ -414,7 +414,7 @@ def _reach(user: EndUser, channel_type: str) -> tuple[Channel | None, Conversati
             raise _invalid("channel", f"{user.label} has no phone number.")
         channel = _twilio_channel(user, channel_type)
         if channel is None:
-            raise _invalid("channel", f"Connect a {channel_type.upper()} channel first (Channels).")
+            raise _invalid("channel", missing_sender_reason(user.creator_id, channel_type))
         return channel, assistant.get_or_create_conversation(user, outbox.session_id_for(channel))
     if channel_type == "api":
         return None, assistant.get_or_create_conversation(user, "programs")

@@ -32,3 +32,16 @@ class TwilioChannelForm(FlaskForm):
     account_sid = StringField("Twilio account SID", validators=[DataRequired(), Length(max=34)])
     auth_token = PasswordField("Twilio auth token", validators=[DataRequired(), Length(max=64)])
     phone_number = StringField("Number (E.164, like +15551234567)", validators=[DataRequired(), Length(max=16)])
+
+
+class TwilioEditForm(FlaskForm):
+    """Edit a connected number: name, SMS/WhatsApp, account, numbers; a blank token keeps the stored one."""
+
+    channel_type = SelectField("Channel", choices=[SelectChoice("sms", "SMS"), SelectChoice("whatsapp", "WhatsApp")])
+    channel_name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    account_sid = StringField("Twilio account SID", validators=[DataRequired(), Length(max=34)])
+    auth_token = PasswordField("New auth token (blank: keep the stored one)", validators=[Optional(), Length(max=256)])
+    phone_numbers = StringField("Numbers (E.164, separated by commas)", validators=[DataRequired(), Length(max=400)])
+
+    def numbers(self) -> list[str]:
+        return [n.strip() for n in (self.phone_numbers.data or "").replace("\n", ",").split(",") if n.strip()]

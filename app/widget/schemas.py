@@ -1,4 +1,4 @@
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from app.api.schemas import BaseSchema, UTCDateTimeField
 
@@ -14,21 +14,61 @@ class WidgetConfigSchema(BaseSchema):
 
 
 class TwilioSecretsSchema(BaseSchema):
-    auth_token = fields.String(required=True, load_only=True, validate=validate.Length(min=16, max=64))
+    class Meta:
+        unknown = RAISE
+
+    auth_token = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "The Twilio auth token; stored encrypted, never returned."},
+    )
+
+
+class ChannelConfigurationSchema(WidgetConfigSchema):
+    """Every field a channel body may carry, so none is dropped unseen: the widget's for a web
+    channel; for SMS/WhatsApp the product's account_sid, phone_numbers, messaging_service_sid or
+    creator-hub-api.md's phone_number, business_account_id, access_token, webhook_verify_token.
+    A field of the other kind of channel is a 422."""
+
+    class Meta:
+        unknown = RAISE
+
+    account_sid = fields.String(metadata={"description": "Twilio account SID, AC followed by 32 hex digits"})
+    phone_numbers = fields.List(fields.String(), metadata={"description": "1 to 20 numbers in E.164"})
+    phone_number = fields.String(metadata={"description": "One number in E.164 (the source's shape)"})
+    messaging_service_sid = fields.String(allow_none=True, metadata={"description": "MG…; null clears it"})
+    business_account_id = fields.String(
+        metadata={"description": "Kept as given; an AC… value is taken as the Twilio account SID"}
+    )
+    access_token = fields.String(
+        load_only=True, metadata={"description": "The Twilio auth token (the source's name); stored encrypted"}
+    )
+    webhook_verify_token = fields.String(load_only=True, metadata={"description": "Stored encrypted, never returned"})
 
 
 class ChannelCreateSchema(BaseSchema):
-    """`configuration` is the widget's (web) or {account_sid, phone_numbers, messaging_service_sid} (sms, whatsapp)."""
+    """A web channel (the widget's configuration) or an SMS/WhatsApp number on a Twilio account,
+    in the product's shape or creator-hub-api.md's."""
+
+    class Meta:
+        unknown = RAISE
 
     channel_type = fields.String(required=True, validate=validate.OneOf(["web", "sms", "whatsapp"]))
     channel_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    configuration = fields.Dict(load_default=dict)
+    configuration = fields.Nested(ChannelConfigurationSchema, load_default=dict)
     secrets = fields.Nested(TwilioSecretsSchema, load_only=True)
 
 
 class ChannelUpdateSchema(BaseSchema):
+    """Only what is sent changes (PUT and PATCH alike); an SMS channel may become WhatsApp and back."""
+
+    class Meta:
+        unknown = RAISE
+
+    channel_type = fields.String(validate=validate.OneOf(["web", "sms", "whatsapp"]))
     channel_name = fields.String(validate=validate.Length(min=1, max=120))
-    configuration = fields.Dict()
+    configuration = fields.Nested(ChannelConfigurationSchema)
     secrets = fields.Nested(TwilioSecretsSchema, load_only=True)
 
 
@@ -38,16 +78,20 @@ class WebhookUrlsSchema(BaseSchema):
 
 
 class ChannelSchema(BaseSchema):
-    """Secrets are never returned; Twilio channels show the webhook URLs to paste into Twilio."""
+    """Secrets are never returned; Twilio channels show the webhook URLs to paste into Twilio
+    (configuration.webhook_url is the inbound one, as creator-hub-api.md names it)."""
 
     id = fields.UUID()
     channel_type = fields.String()
     channel_name = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "active, pending_verification (a new number) or failed"})
     status_reason = fields.String(allow_none=True)
     configuration = fields.Dict(attribute="public_configuration")
     has_credentials = fields.Boolean()
     webhook_urls = fields.Nested(WebhookUrlsSchema, allow_none=True)
+    verified_at = fields.String(allow_none=True, metadata={"description": "When Twilio last confirmed the numbers"})
+    user_count = fields.Integer(metadata={"description": "People who have talked on this channel"})
+    last_activity_at = UTCDateTimeField(allow_none=True)
     created_at = UTCDateTimeField()
 
 

@@ -2,7 +2,8 @@
 
     with FakeTwilio() as twilio:
         app.config["TWILIO_API_BASE"] = twilio.url   # replaces https://api.twilio.com
-        twilio.add_account(ACCOUNT_SID, AUTH_TOKEN)
+        twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, ["+15551234567"])  # the numbers the account owns
+        twilio.add_number(ACCOUNT_SID, "+15557654321")
         twilio.fail_next(429)                       # the next POST Messages gets a 429
         twilio.fail_next(400, code=21610)           # ... Twilio's "recipient unsubscribed"
         twilio.sent                                 # the messages it accepted
@@ -12,6 +13,7 @@ Endpoints, shaped like Twilio's 2010-04-01 API (basic auth: account SID + auth t
 - GET  /2010-04-01/Accounts/{sid}.json
 - POST /2010-04-01/Accounts/{sid}/Messages.json  (To, From | MessagingServiceSid, Body, StatusCallback)
 - GET  /2010-04-01/Accounts/{sid}/Messages.json  (filters To, From; PageSize)
+- GET  /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json  (filter PhoneNumber: digits, `*` any one)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})(\.json|/Messages\.json)$")
+ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})(\.json|/Messages\.json|/IncomingPhoneNumbers\.json)$")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Fault:
 @dataclass
 class FakeTwilio:
     accounts: dict = field(default_factory=dict)  # sid -> token
+    numbers: dict = field(default_factory=dict)  # sid -> the E.164 numbers the account owns
     messages: list = field(default_factory=list)  # what it accepted, newest last
     requests: list = field(default_factory=list)
     faults: list = field(default_factory=list)
@@ -70,8 +73,16 @@ class FakeTwilio:
         self.server.shutdown()
         self.server.server_close()
 
-    def add_account(self, sid: str, token: str) -> None:
+    def add_account(self, sid: str, token: str, numbers=()) -> None:
         self.accounts[sid] = token
+        for number in numbers:
+            self.add_number(sid, number)
+
+    def add_number(self, sid: str, number: str) -> None:
+        """The account owns `number` (as if bought in Twilio's console)."""
+        self.numbers.setdefault(sid, [])
+        if number not in self.numbers[sid]:
+            self.numbers[sid].append(number)
 
     def fail_next(self, status: int, code: int | None = None, message: str = "fake failure", times: int = 1):
         with self.lock:
@@ -155,6 +166,8 @@ def _handler(fake: FakeTwilio):
                 return self._send(
                     200, {"sid": sid, "friendly_name": "Fake account", "status": "active", "type": "Full"}
                 )
+            if what == "/IncomingPhoneNumbers.json" and method == "GET":
+                return self._numbers(sid, query)
             if method == "POST":
                 return self._create(sid, form)
             return self._list(sid, query)
@@ -183,6 +196,39 @@ def _handler(fake: FakeTwilio):
                 200,
                 {
                     "messages": rows[:size],
+                    "first_page_uri": self.path,
+                    "next_page_uri": None,
+                    "previous_page_uri": None,
+                    "page": 0,
+                    "page_size": size,
+                    "start": 0,
+                    "end": min(size, len(rows)),
+                    "uri": self.path,
+                },
+            )
+
+        def _numbers(self, sid: str, query: dict):
+            # Like Twilio, PhoneNumber matches partial numbers (`*` is any digit): "+1555" finds several,
+            # so the caller has to compare the numbers it gets back.
+            pattern = re.escape(query.get("PhoneNumber", "")).replace(r"\*", r"\d")
+            found = [n for n in fake.numbers.get(sid, []) if re.search(pattern, n)]
+            rows = [
+                {
+                    "sid": "PN" + uuid.uuid5(uuid.NAMESPACE_URL, sid + n).hex,
+                    "account_sid": sid,
+                    "phone_number": n,
+                    "friendly_name": n,
+                    "capabilities": {"sms": True, "mms": True, "voice": True},
+                    "status": "in-use",
+                    "uri": f"/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/x.json",
+                }
+                for n in found
+            ]
+            size = int(query.get("PageSize") or 50)
+            self._send(
+                200,
+                {
+                    "incoming_phone_numbers": rows[:size],
                     "first_page_uri": self.path,
                     "next_page_uri": None,
                     "previous_page_uri": None,

@@ -2,6 +2,7 @@
 and inbound webhooks signed exactly as Twilio signs them."""
 
 import itertools
+import socket
 import uuid
 
 import pytest
@@ -31,14 +32,15 @@ def twilio(app):
 
 @pytest.fixture
 def make_twilio_channel(client, twilio):
-    """make_twilio_channel(account, "sms"|"whatsapp", number) -> (channel JSON, auth token); the
-    fake Twilio knows the account."""
+    """make_twilio_channel(account, "sms"|"whatsapp", number) -> (channel JSON, auth token): made through
+    the API and verified, so the number is claimed. With register=False the fake Twilio does not know
+    the account, and the channel stays pending_verification."""
 
-    def make(account, channel_type="sms", number="+15550001111", token=None, register=True):
+    def make(account, channel_type="sms", number="+15550001111", token=None, register=True, verify=None):
         n = next(SIDS)
         sid, token = account_sid(n), token or f"tok{n:029d}"
         if register:
-            twilio.add_account(sid, token)
+            twilio.add_account(sid, token, [number])
         response = client.post(
             "/api/v1/channels",
             headers=account.headers,
@@ -50,9 +52,19 @@ def make_twilio_channel(client, twilio):
             },
         )
         assert response.status_code == 201, response.json
+        if verify if verify is not None else register:
+            response = client.post(f"/api/v1/channels/{response.json['id']}/verify", headers=account.headers)
+            assert response.json["status"] == "active", response.json
         return response.json, token
 
     return make
+
+
+def unreachable_url() -> str:
+    """A URL on a port nothing listens on: connections are refused, like Twilio unreachable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def signed_post(client, path, params, token, url_base="http://localhost", signature=None, headers=None):
