@@ -69,7 +69,7 @@ def list_api_keys(query):
 def create_api_key(data):
     """Create a key. The `key` field of this response is the only time it is shown."""
     caller = current_caller()
-    key, secret = services.create_api_key(caller.creator, data["name"], Role(data["role"]), caller.member)
+    key, secret = services.create_api_key(caller.creator, data["name"], Role(data["role"]), caller.acting_member)
     key.secret = secret  # not a column: lives only for this response
     return key
 

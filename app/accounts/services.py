@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.api.errors import ApiError
 from app.auth import services as auth_services
@@ -137,15 +137,28 @@ def update_member(creator: Creator, actor_role: Role, member_id: uuid.UUID, data
         member.full_name = data["full_name"]
     if "is_active" in data:
         member.is_active = data["is_active"]
+    if not member.is_active:
+        _revoke_member_keys(member)
     db.session.commit()
     if not member.is_active or "role" in data:
         # A changed role or a disabled account takes effect now, not in 15 minutes.
+        # (Keys need nothing on a role change: they act with the member's current role.)
         auth_services.revoke_other_sessions(member, None, "membership_changed")
     return member
 
 
 def remove_member(creator: Creator, actor_role: Role, member_id: uuid.UUID) -> None:
+    """Remove a member; their API keys die with them (kept, revoked, for the key list)."""
     member = get_member(creator, member_id)
     _check_can_manage(actor_role, member.role)
+    _revoke_member_keys(member)
     db.session.delete(member)
     db.session.commit()
+
+
+def _revoke_member_keys(member: Member) -> None:
+    db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.created_by_id == member.id, ApiKey.creator_id == member.creator_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

@@ -11,6 +11,7 @@ from app.api.errors import ApiError
 from app.auth.tokens import InvalidToken, decode_access_token, hash_token
 from app.extensions import db
 from app.models import ApiKey, AuthSession, Creator, Member, Role
+from app.models.accounts import ROLE_PERMISSIONS
 from app.models.base import utcnow
 
 BEARER = {"bearerAuth": []}
@@ -19,6 +20,10 @@ SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
+
+
+# Lower rank, fewer rights: a key never acts above its member.
+_RANK = {Role.AGENT: 0, Role.ADMIN: 1, Role.OWNER: 2}
 
 
 @dataclass
@@ -32,6 +37,15 @@ class Caller:
     @property
     def creator_id(self) -> uuid.UUID:
         return self.creator.id
+
+    @property
+    def permissions(self) -> list[str]:
+        return ROLE_PERMISSIONS[self.role]
+
+    @property
+    def acting_member(self) -> Member | None:
+        """The person behind the call: the logged-in member, or the member who owns the key."""
+        return self.member or (self.api_key.created_by if self.api_key else None)
 
 
 def _caller_from_jwt(token: str) -> Caller:
@@ -59,6 +73,10 @@ def _caller_from_api_key(key: str) -> Caller:
     api_key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(key)))
     if api_key is None or api_key.revoked_at is not None:
         raise ApiError(401, "The API key is invalid or revoked.")
+    member = api_key.created_by
+    # A key lives only as long as its member's access: removed (the FK went NULL) or disabled ends it.
+    if member is None or member.creator_id != api_key.creator_id or not member.is_active:
+        raise ApiError(401, "The API key's team member no longer has access; create a new key.")
     creator = db.session.get(Creator, api_key.creator_id)
     if not creator.is_active:
         raise ApiError(401, "The account is disabled.")
@@ -67,7 +85,12 @@ def _caller_from_api_key(key: str) -> Caller:
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         api_key.last_used_at = now
         db.session.commit()
-    return Caller(creator=creator, role=api_key.role, api_key=api_key)
+    return Caller(creator=creator, role=key_role(api_key, member), api_key=api_key)
+
+
+def key_role(api_key: ApiKey, member: Member) -> Role:
+    """The key's own role, capped by its member's current one (a demoted admin's key acts as an agent)."""
+    return min(api_key.role, member.role, key=_RANK.__getitem__)
 
 
 def identify_caller() -> Caller | None:

@@ -63,7 +63,7 @@ def me():
         "user": caller.member,
         "creator": caller.creator,
         "role": caller.role.value,
-        "permissions": caller.member.permissions if caller.member else ["read", "write", "admin"],
+        "permissions": caller.permissions,
         "auth_method": "api_key" if caller.api_key else "jwt",
     }
 
