@@ -17,7 +17,7 @@ EDITORS = (Role.OWNER, Role.ADMIN)
 
 
 @bp.route("/faq", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.FaqQuerySchema, location="query")
 @bp.response(200, schemas.FaqListSchema)
 def list_faqs(query):
@@ -37,7 +37,7 @@ def create_faq(data):
 
 
 @bp.route("/faq/<uuid:faq_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.FaqEntrySchema)
 def get_faq(faq_id: uuid.UUID):
     return services.get_entry(current_caller().creator_id, faq_id)
@@ -71,7 +71,7 @@ def extract_faqs(data):
 
 
 @bp.route("/cache/stats", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.CacheStatsQuerySchema, location="query")
 @bp.response(200, schemas.CacheStatsSchema)
 def cache_stats(query):

@@ -30,7 +30,7 @@ def _kb(kb_id):
 
 
 @bp.route("/knowledge-bases", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.PaginationQuerySchema, location="query")
 @bp.response(200, schemas.KnowledgeBaseListSchema)
 def list_knowledge_bases(query):
@@ -52,7 +52,7 @@ def create_knowledge_base(data):
 
 
 @bp.route("/knowledge-bases/<uuid:kb_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.KnowledgeBaseSchema)
 def get_knowledge_base(kb_id: uuid.UUID):
     return _kb(kb_id)
@@ -75,7 +75,7 @@ def delete_knowledge_base(kb_id: uuid.UUID):
 
 
 @bp.route("/knowledge-bases/<uuid:kb_id>/documents", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.DocumentQuerySchema, location="query")
 @bp.response(200, schemas.DocumentListSchema)
 def list_documents(query, kb_id: uuid.UUID):
@@ -153,7 +153,7 @@ def import_url_document(data, kb_id: uuid.UUID):
 
 
 @bp.route("/knowledge-bases/<uuid:kb_id>/documents/<uuid:document_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.DocumentDetailSchema)
 def get_document(kb_id: uuid.UUID, document_id: uuid.UUID):
     """A document with its extracted text and its chunks."""
@@ -196,7 +196,7 @@ def _search(kb_ids, data):
 
 
 @bp.route("/knowledge-bases/<uuid:kb_id>/search", methods=["POST"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.SearchRequestSchema)
 @bp.response(200, schemas.SearchResponseSchema)
 def search_knowledge_base(data, kb_id: uuid.UUID):
@@ -205,7 +205,7 @@ def search_knowledge_base(data, kb_id: uuid.UUID):
 
 
 @bp.route("/knowledge/search", methods=["POST"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.SearchRequestSchema)
 @bp.response(200, schemas.SearchResponseSchema)
 def search_all(data):

@@ -48,7 +48,7 @@ def _with_counts(program: Program, **extra) -> dict:
 
 
 @bp.route("/programs", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.ProgramQuerySchema, location="query")
 @bp.response(200, schemas.ProgramListSchema)
 def list_programs(query):
@@ -72,7 +72,7 @@ def create_program(data):
 
 
 @bp.route("/programs/<uuid:program_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.ProgramDetailSchema)
 def get_program(program_id: uuid.UUID):
     """The program with its draft flow, analytics and drop-off per node of the live version."""
@@ -139,7 +139,7 @@ def restore_program(program_id: uuid.UUID):
 
 
 @bp.route("/programs/<uuid:program_id>/analytics", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.ProgramAnalyticsSchema)
 def program_analytics(program_id: uuid.UUID):
     """Enrollments, completion, engagement, and where users stop."""
@@ -151,14 +151,14 @@ def program_analytics(program_id: uuid.UUID):
 
 
 @bp.route("/programs/<uuid:program_id>/versions", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.VersionListSchema)
 def list_versions(program_id: uuid.UUID):
     return {"versions": services.versions(_program(program_id))}
 
 
 @bp.route("/programs/<uuid:program_id>/versions/<int:number>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.VersionDetailSchema)
 def get_version(program_id: uuid.UUID, number: int):
     """A published version's flow and settings, exactly as its enrollments run them."""
@@ -209,7 +209,7 @@ def _enrollment_views(enrollments: list[Enrollment]) -> list[dict]:
 
 
 @bp.route("/programs/<uuid:program_id>/enrollments", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.EnrollmentQuerySchema, location="query")
 @bp.response(200, schemas.EnrollmentListSchema)
 def list_enrollments(query, program_id: uuid.UUID):
@@ -244,7 +244,7 @@ def unenroll(user_id: uuid.UUID, program_id: uuid.UUID):
 
 
 @bp.route("/users/<uuid:user_id>/badges", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.EarnedBadgeListSchema)
 def user_badges(user_id: uuid.UUID):
     """The badges the user earned, oldest first."""
@@ -255,7 +255,7 @@ def user_badges(user_id: uuid.UUID):
 
 
 @bp.route("/badges", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.BadgeQuerySchema, location="query")
 @bp.response(200, schemas.BadgeListSchema)
 def list_badges(query):
