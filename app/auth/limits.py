@@ -1,8 +1,9 @@
 """Brute-force protection for the auth endpoints, on pages and API alike.
 
-Per client IP across every auth call, and per account for failed logins only,
-so an attacker spreading guesses over many IPs still hits the account limit.
-The page and the API share both counters.
+Per client IP across every auth call, and per account *and* IP for failed logins:
+a guesser's address is throttled for that account, but a stranger elsewhere
+cannot lock the real owner out by failing on purpose. The page and the API
+share both counters.
 """
 
 from flask import current_app, g, request
@@ -10,12 +11,13 @@ from flask import current_app, g, request
 from app.extensions import limiter
 
 
-def _login_email() -> str:
+def _login_account_and_ip() -> str:
     if request.is_json:
-        email = (request.get_json(silent=True) or {}).get("email")
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
     else:
         email = request.form.get("email")
-    return f"login:{str(email or '').strip().lower()[:254]}"
+    return f"login:{request.remote_addr}:{str(email or '').strip().lower()[:254]}"
 
 
 def mark_login_failed() -> None:
@@ -33,7 +35,7 @@ auth_ip_limit = limiter.shared_limit(
 login_account_limit = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"],
     scope="login-account",
-    key_func=_login_email,
+    key_func=_login_account_and_ip,
     methods=["POST"],
     deduct_when=_login_failed,
 )

@@ -1,5 +1,7 @@
 """Dashboard pages: log in, register, log out, forgotten and reset password."""
 
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -12,10 +14,22 @@ from app.auth.web import sign_in, sign_out
 
 def _safe_next() -> str:
     target = request.args.get("next", "")
-    # Only local paths: never an open redirect to another host.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.home")
+    return target if is_local_path(target) else url_for("dashboard.home")
+
+
+def is_local_path(target: str) -> bool:
+    r"""Only a path on this site: never an open redirect to another host.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    "/\t/evil.example" or "/\evil.example" would lead to //evil.example; a newline
+    would also break the Location header. Targets holding them are refused outright.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
 
 
 @bp.route("/login", methods=["GET", "POST"])
