@@ -31,6 +31,26 @@ class JsonApi(Api):
         pass
 
 
+class HeaderLimiter(Limiter):
+    """Flask-Limiter, with Retry-After only on answers that ask the client to wait.
+
+    With headers enabled, Flask-Limiter writes Retry-After (the time to its window's
+    reset) on every response of a limited route, so a successful API answer said
+    "Retry-After: 3600". X-RateLimit-* stay on every response.
+    """
+
+    def init_app(self, app):
+        # Flask runs after_request hooks last-registered first: this one runs after the limiter's.
+        app.after_request(_retry_after_only_when_refused)
+        super().init_app(app)
+
+
+def _retry_after_only_when_refused(response):
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 db = SQLAlchemy(model_class=Base)
 
 
@@ -57,7 +77,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
 api = JsonApi()
-limiter = Limiter(key_func=get_remote_address)
+limiter = HeaderLimiter(key_func=get_remote_address)
 
 
 def redis_connection():
