@@ -12,9 +12,10 @@ from wtforms import (
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.schemas import TONES
+from app.auth.emails import EmailAddress
 from app.auth.forms import strong_password
 
 TIMEZONES = sorted(available_timezones())
@@ -22,7 +23,7 @@ TIMEZONES = sorted(available_timezones())
 
 class ProfileForm(FlaskForm):
     full_name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Contact e-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Contact e-mail", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     company_name = StringField("Business or brand", validators=[Optional(), Length(max=120)])
     website = URLField(
         "Website",
@@ -59,7 +60,7 @@ class ApiKeyForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     full_name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     role = SelectField("Role", choices=[SelectChoice("agent", "Agent"), SelectChoice("admin", "Admin")])
     password = PasswordField(
         "Password (optional: leave empty to get an invite link)", validators=[Optional(), strong_password]

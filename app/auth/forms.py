@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from app.auth.emails import EmailAddress
 from app.auth.passwords import MAX_LENGTH, password_problems
 
 
@@ -20,7 +21,7 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     full_name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
     company_name = StringField("Business or brand (optional)", validators=[Optional(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), strong_password])
     confirm = PasswordField(
         "Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
@@ -28,7 +29,7 @@ class RegisterForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired(), EmailAddress()])
 
 
 class ResetPasswordForm(FlaskForm):
