@@ -6,10 +6,11 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.audience.services import phone_error, split_tags, timezone_error
+from app.audience.services import CHANNELS, phone_error, split_tags, timezone_error
+from app.filters import humanize_enum
 from app.models import ConsentState
 
-CONSENT_CHOICES = [SelectChoice(s, s.replace("_", " ").title()) for s in ConsentState.ALL]
+CONSENT_CHOICES = [SelectChoice(s, humanize_enum(s)) for s in ConsentState.ALL]
 
 
 class FilterForm(FlaskForm):
@@ -22,7 +23,7 @@ class FilterForm(FlaskForm):
     )
     channel = SelectField(
         "Channel",
-        choices=[SelectChoice("", "All channels")] + [SelectChoice(c, c) for c in ("web", "sms", "whatsapp", "api")],
+        choices=[SelectChoice("", "All channels")] + [SelectChoice(c, humanize_enum(c)) for c in CHANNELS],
         validators=[Optional()],
     )
     status = SelectField(

@@ -15,6 +15,7 @@ from app.api.pagination import paginate
 from app.audience import bp, segments, services
 from app.audience.forms import ConsentForm, FilterForm, ImportForm, LinkForm, SegmentForm, UserForm
 from app.auth.web import roles_required
+from app.filters import humanize_enum
 from app.htmx import is_htmx
 from app.models import Role
 
@@ -111,7 +112,8 @@ def consent(user_id):
     form = ConsentForm()
     if form.validate_on_submit():
         changed = services.change_consent(end_user, form.state.data, "dashboard", form.detail.data or None)
-        flash(f"Consent is now {form.state.data}." if changed else "Consent was already that.", "success")
+        state = humanize_enum(form.state.data)
+        flash(f"Consent is now {state}." if changed else f"Consent was already {state}.", "success")
     else:
         flash("The form expired; try again.", "error")
     return redirect(url_for("audience.user", user_id=end_user.id))

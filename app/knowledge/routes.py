@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.api.errors import ApiError
 from app.auth.web import roles_required
 from app.extensions import db
+from app.filters import filesize
 from app.htmx import is_htmx
 from app.knowledge import bp, services
 from app.knowledge import search as retrieval
@@ -34,8 +35,7 @@ def _kb(kb_id: uuid.UUID):
 
 def _upload_limit() -> str:
     """MAX_CONTENT_LENGTH caps a whole request, so all the files of one upload together."""
-    size = current_app.config["MAX_CONTENT_LENGTH"]
-    return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size / 1024:g} KB"
+    return filesize(current_app.config["MAX_CONTENT_LENGTH"])
 
 
 @bp.errorhandler(RequestEntityTooLarge)

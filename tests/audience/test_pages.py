@@ -23,7 +23,7 @@ def test_list_filters_and_user_page(client, page_login, creator):
     assert "Ann" in only_ann and "Bob" not in only_ann and "<html" not in only_ann
     assert "Bob" in client.get("/audience/?q=crm").get_data(as_text=True)
     user_page = client.get(f"/audience/users/{ann['id']}").get_data(as_text=True)
-    assert "+14155550001" in user_page and "vip" in user_page and "PENDING → OPT_IN" in user_page
+    assert "+14155550001" in user_page and "vip" in user_page and "Pending → Opt in" in user_page
 
 
 def test_change_consent_from_the_user_page(client, page_login, creator):

@@ -113,11 +113,11 @@ def change_consent(page: Page):
     page.get_by_label("Why").fill("said yes at the <i>workshop</i>")
     response = click_and_load(page, "button:has-text('Change consent')")
     assert_page_ok(page, response, "consent changed")
-    expect(page.locator(".flash-success")).to_have_text("Consent is now OPT_IN.")
+    expect(page.locator(".flash-success")).to_have_text("Consent is now Opt in.")
     expect(history).to_have_count(1)
-    expect(history.first).to_contain_text("PENDING → OPT_IN")
+    expect(history.first).to_contain_text("Pending → Opt in")
     expect(history.first).to_contain_text("said yes at the <i>workshop</i>")
-    expect(page.locator("#consent .consent").first).to_have_text("OPT_IN")
+    expect(page.locator("#consent .consent").first).to_have_text("Opt in")
 
 
 def link_widget_visitor(page: Page, client, creator):
@@ -133,14 +133,14 @@ def link_widget_visitor(page: Page, client, creator):
     expect(page.locator(".facts code", has_text="widget-ann-42")).to_have_count(1)
     expect(page.locator(".audience-conversations li a")).to_have_count(1)
     expect(page.locator(".audience-messages")).to_contain_text("Hi, this is Ann from the website")
-    expect(page.locator("#consent .consent").first).to_have_text("OPT_IN")  # the stricter PENDING is not kept
+    expect(page.locator("#consent .consent").first).to_have_text("Opt in")  # the stricter PENDING is not kept
 
 
 def import_csv(page: Page, run_jobs, screenshot_dir):
     assert_page_ok(page, click_and_load(page, ".breadcrumb a"), "back to the users")
     response = click_and_load(page, ".audience-tabs a:has-text('Imports')")
     assert_page_ok(page, response, "imports page")
-    expect(page.locator(".table .empty")).to_have_text("No imports yet.")
+    expect(page.locator(".table .empty")).to_contain_text("No imports yet.")
     page.screenshot(path=screenshot_dir / "audience-imports-empty.png", full_page=True)
     page.get_by_label("CSV or JSON file").set_input_files(
         {"name": "people.csv", "mimeType": "text/csv", "buffer": CSV.encode()}
@@ -170,7 +170,7 @@ def create_and_evaluate_segment(page: Page, screenshot_dir):
     assert_page_ok(page, click_and_load(page, ".breadcrumb a"), "back to the imports")
     response = click_and_load(page, ".audience-tabs a:has-text('Segments')")
     assert_page_ok(page, response, "segments page")
-    expect(page.locator(".table .empty")).to_have_text("No segments yet.")
+    expect(page.locator(".table .empty")).to_contain_text("No segments yet.")
     page.get_by_label("Name").fill("Runners")
     page.get_by_label("Description").fill("Everyone tagged runner, for the spring challenge")
     page.get_by_label("Filter criteria (JSON)").fill(CRITERIA)

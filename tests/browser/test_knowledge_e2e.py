@@ -127,7 +127,7 @@ def test_creator_uploads_two_files_sees_them_processed_live_and_retrieves_the_ri
     md_row, html_row = document_row(page, "training-guide.md"), document_row(page, "race-day.html")
     for row in (md_row, html_row):
         expect(row).to_have_count(1)
-        expect(row.locator(".status")).to_have_text(re.compile(r"^(pending|processing)$"))
+        expect(row.locator(".status")).to_have_text(re.compile(r"^(Pending|Processing)$"))
         expect(passages_cell(row)).to_have_text("—")
     expect(documents).to_have_attribute("hx-trigger", "every 1.5s")  # polls while anything is busy
 
@@ -136,7 +136,7 @@ def test_creator_uploads_two_files_sees_them_processed_live_and_retrieves_the_ri
     navigations = track_main_frame_navigations(page)
     assert run_jobs() >= 2
     for row in (md_row, html_row):
-        expect(row.locator(".status")).to_have_text("completed", timeout=POLL_TIMEOUT)
+        expect(row.locator(".status")).to_have_text("Completed", timeout=POLL_TIMEOUT)
         expect(passages_cell(row)).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=POLL_TIMEOUT)
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
     assert navigations == [] and page.url == kb_url
@@ -198,7 +198,7 @@ def test_creator_uploads_two_files_sees_them_processed_live_and_retrieves_the_ri
     expect(upload_messages).to_have_class(re.compile(r"\bflash-error\b"))
     expect(page.locator("#documents tbody tr[data-status]")).to_have_count(2)
     for row in (md_row, html_row):
-        expect(row.locator(".status")).to_have_text("completed")
+        expect(row.locator(".status")).to_have_text("Completed")
     expect(document_row(page, "empty.txt")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "knowledge-upload-error.png", full_page=True)
 
