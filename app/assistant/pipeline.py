@@ -142,6 +142,8 @@ def compose(
         return Answer(content, "llm", sources, confidence, persona.model)
     except LLMUnavailable as error:
         log.info("answering extractively", extra={"reason": str(error)})
+    if not hits:  # a threshold of 0 lets a question through with nothing to quote from
+        return _streamed_whole(_fallback(persona, "no knowledge to answer from", confidence), on_token)
     content = extractive_answer(text, hits, hits[0].document.knowledge_base.embedding_model)
     return _streamed_whole(Answer(content, "extractive", sources, confidence, "extractive"), on_token)
 

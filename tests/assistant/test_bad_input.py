@@ -369,3 +369,22 @@ def test_ollama_falling_over_mid_turn_still_gets_the_extractive_answer(app, clie
         body, took = timed_chat(client, creator)
     assert_fell_back_and_kept_both_messages(client, creator, body)
     assert len(ollama.requests_to("/api/chat")) == 1 and took < 5
+
+
+# --- 4. a persona that always answers, with nothing to answer from -----------------
+
+
+def test_threshold_zero_and_no_knowledge_gets_the_fallback_not_a_500(client, creator):
+    """confidence_threshold 0 lets every question through; offline, with no passage to quote, the
+    fallback answers and a human is asked (the extractive answer once read the first of no passages)."""
+    updated = client.put("/api/v1/creators/ai-config", headers=creator.headers, json={"confidence_threshold": 0})
+    assert updated.status_code == 200
+    response = client.post(
+        "/api/v1/chat/messages",
+        headers=creator.headers,
+        json={"user_id": "user-1", "session_id": "s-1", "message": QUESTION},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["response"]["answer_mode"] == "fallback" and response.json["escalated"] is True
+    stored = messages(client, creator, response.json["conversation_id"])
+    assert [m["sender"] for m in stored] == ["user", "ai"]
