@@ -22,9 +22,7 @@ depends_on = None
 
 def upgrade():
     op.execute("UPDATE channels SET status = 'pending_verification' WHERE status = 'unverified'")
-    op.execute(
-        "DELETE FROM channel_addresses WHERE channel_id IN (SELECT id FROM channels WHERE status <> 'active')"
-    )
+    op.execute("DELETE FROM channel_addresses WHERE channel_id IN (SELECT id FROM channels WHERE status <> 'active')")
 
 
 def downgrade():

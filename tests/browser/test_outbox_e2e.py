@@ -1,8 +1,9 @@
 """SMS channels and the outbox end to end, in a real headless Chromium against the live server.
 
 One journey, as an owner would take it: connect a Twilio number on the
-Channels page, copy the webhook URLs, verify the credentials against the fake
-Twilio (and see a wrong account refused with its reason); then watch the
+Channels page, copy the webhook URLs, verify it against the fake Twilio (and
+see a wrong account refused with its reason, fix it in the edit form, then
+remove that number); then watch the
 Outbox as texts come in: an AI answer goes out, a STOP blocks the next reply
 with its reason, and a 21610 failure shows its error code; the filters narrow
 the list.
@@ -23,6 +24,7 @@ NUMBER = "+15550001111"
 SID, TOKEN = account_sid(900), "e2etoken000000000000000000000001"
 RUNNER, QUITTER = "+15557654321", "+15557650000"
 QUESTION = "How many rest days should I take each week?"
+VERIFIED = "Twilio confirmed the number is on your account: it is connected."
 
 
 def message_row(page: Page, text: str):
@@ -55,12 +57,12 @@ def connect_and_verify_numbers(page: Page, base_url: str, screenshot_dir):
         "Number connected. Paste the webhook URLs into Twilio, then verify."
     )
     sms = numbers.filter(has_text=NUMBER)
-    expect(sms.locator(".status")).to_have_text("unverified")
+    expect(sms.locator(".status")).to_have_text("pending verification")
     assert TOKEN not in page.content()
 
     response = click_and_load(page, f"#{sms.get_attribute('id')} button:has-text('Verify')")
     assert_page_ok(page, response, "number verified")
-    expect(page.locator(".flash-success")).to_have_text("Twilio credentials work.")
+    expect(page.locator(".flash-success")).to_have_text(VERIFIED)
     expect(sms.locator(".status")).to_have_text("active")
 
     # A WhatsApp number whose account Twilio does not know: refused, with the reason by the number.
@@ -73,11 +75,35 @@ def connect_and_verify_numbers(page: Page, base_url: str, screenshot_dir):
     whatsapp = numbers.filter(has_text="+15550002222")
     response = click_and_load(page, f"#{whatsapp.get_attribute('id')} button:has-text('Verify')")
     assert_page_ok(page, response, "verification refused")
-    expect(page.locator(".flash-error")).to_have_text("Verification failed: Twilio refused the credentials. (HTTP 401)")
+    expect(page.locator(".flash-error")).to_have_text("Verification failed: Twilio refused these credentials (20003).")
     expect(whatsapp.locator(".status")).to_have_text("failed")
-    expect(whatsapp.locator(".reason")).to_have_text("Twilio refused the credentials. (HTTP 401)")
+    expect(whatsapp.locator(".reason")).to_have_text("Twilio refused these credentials (20003).")
     expect(numbers).to_have_count(2)
     page.screenshot(path=screenshot_dir / "channels-twilio.png", full_page=True)
+
+    # Fix it in its edit form: the right account and token; saving verifies it at once.
+    whatsapp.locator("summary", has_text="Edit").click()
+    edit = whatsapp.locator("form.form-grid")
+    edit.get_by_label("Twilio account SID").fill(SID)
+    edit.get_by_label("New auth token (blank: keep the stored one)").fill(TOKEN)
+    shot(page, screenshot_dir / "channels-twilio-edit.png")
+    assert_page_ok(
+        page, click_and_load(page, f"#{whatsapp.get_attribute('id')} button:has-text('Save and verify')"), "edited"
+    )
+    expect(page.locator(".flash-success")).to_have_text(VERIFIED)
+    expect(whatsapp.locator(".status")).to_have_text("active")
+    expect(whatsapp.locator(".reason")).to_have_count(0)
+
+    # Remove it (after the browser's confirm): the SMS number stays.
+    page.once("dialog", lambda dialog: dialog.accept())
+    response = click_and_load(page, f"#{whatsapp.get_attribute('id')} button:has-text('Remove')")
+    assert_page_ok(page, response, "number removed")
+    expect(page.locator(".flash-success")).to_have_text(
+        "“WhatsApp coaching line with a long name” removed. Its messages stay in the outbox."
+    )
+    expect(numbers).to_have_count(1)
+    expect(sms.locator(".status")).to_have_text("active")
+    shot(page, screenshot_dir / "channels-twilio-removed.png")
 
 
 def shot(page: Page, path):
@@ -106,7 +132,7 @@ def test_owner_connects_a_number_and_follows_replies_in_the_outbox(
     screenshot_dir,
 ):
     console_errors = collect_console_errors(page)
-    twilio.add_account(SID, TOKEN)
+    twilio.add_account(SID, TOKEN, [NUMBER, "+15550002222"])
 
     # 1. Channels: connect the number, see the webhook URLs, verify it.
     assert_page_ok(page, log_in(page, live_server_url, coach.email, coach.password), "login")
