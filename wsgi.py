@@ -1,11 +1,11 @@
-"""WSGI entry point: `gunicorn wsgi:app` (see Procfile and `make run`).
+"""WSGI entry point: `gunicorn --worker-class app.serving.WebWorker wsgi:app` (Procfile, `make run`).
 
-On the embedded default (no REDIS_URL) this process also runs the RQ worker
-and scheduler threads, so background jobs run without anything else.
+Importing this module only builds the app, so `flask --app wsgi db upgrade` works on
+a new database. On the embedded default (no REDIS_URL) the serving process also
+runs the RQ worker threads and scheduler: gunicorn's WebWorker starts them once the
+app is loaded, any other server with its first request.
 """
 
 from app import create_app
-from app.jobs import start_embedded_worker_if_needed
 
 app = create_app()
-start_embedded_worker_if_needed(app)

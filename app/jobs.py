@@ -2,8 +2,12 @@
 
 With REDIS_URL set, jobs go to Redis and `worker.py` processes run them.
 Without it (the embedded default) the queues live on an in-process fakeredis
-and a worker thread plus RQ's scheduler run inside the web process, so jobs
+and worker threads plus RQ's scheduler run inside the web process, so jobs
 still go through RQ exactly as in production.
+
+Each queue has its own worker (a thread here, `worker.py ingest` and
+`worker.py outbound default` processes in the Procfile): a slow ingestion
+never delays a send or a program step.
 """
 
 import logging
@@ -90,9 +94,18 @@ class ThreadWorker(AppContextMixin, SimpleWorker):
         pass
 
 
-def make_worker(app, worker_class=ThreadWorker, connection=None):
+def parse_queue_names(names) -> list[str]:
+    """Queue names from arguments such as ["ingest"] or ["outbound,default"]; all of them when none."""
+    parsed = [name.strip() for arg in names for name in arg.split(",") if name.strip()]
+    unknown = sorted(set(parsed) - set(QUEUE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown queue {', '.join(unknown)} (the queues are {', '.join(QUEUE_NAMES)})")
+    return list(dict.fromkeys(parsed)) or list(QUEUE_NAMES)
+
+
+def make_worker(app, worker_class=ThreadWorker, connection=None, queues=QUEUE_NAMES):
     connection = connection or app.extensions["redis"]
-    worker = worker_class(all_queues(connection), connection=connection)
+    worker = worker_class([Queue(name, connection=connection) for name in queues], connection=connection)
     worker.flask_app = app
     return worker
 
@@ -131,19 +144,22 @@ def run_scheduler_loop(app, interval: float = 1.0, stop: threading.Event | None 
 
 
 def start_embedded_worker(app):
-    """Start one worker thread and the scheduler thread (with the periodic jobs) inside this process."""
+    """Start a worker thread per queue and the scheduler thread (with the periodic jobs) in this process."""
     from app.maintenance import recover_interrupted_work
 
     recover_interrupted_work(app)
-    worker = make_worker(app)
-    threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"}, name="rq-worker", daemon=True).start()
+    workers = {name: make_worker(app, queues=(name,)) for name in QUEUE_NAMES}
+    for name, worker in workers.items():
+        threading.Thread(
+            target=worker.work, kwargs={"logging_level": "WARNING"}, name=f"rq-worker-{name}", daemon=True
+        ).start()
     stop = threading.Event()
     threading.Thread(
         target=run_scheduler_loop, args=(app,), kwargs={"stop": stop}, name="rq-scheduler", daemon=True
     ).start()
-    app.extensions["embedded_worker"] = worker
+    app.extensions["embedded_workers"] = workers
     app.extensions["embedded_scheduler_stop"] = stop
-    log.info("embedded RQ worker and scheduler started", extra={"queues": list(QUEUE_NAMES)})
+    log.info("embedded RQ workers and scheduler started", extra={"queues": list(QUEUE_NAMES)})
 
 
 def run_pending_jobs(app, connection=None) -> int:
@@ -159,11 +175,27 @@ def queue_depths() -> dict[str, int]:
 
 def init_app(app):
     app.extensions["redis"] = connect_redis(app)
+    if embedded_worker_wanted(app):
+        # Under gunicorn the worker starts it once the app is loaded (app.serving.WebWorker);
+        # any other server starts it with its first request. Never an import or a CLI command.
+        @app.before_request
+        def start_embedded_worker_on_first_request():
+            if "embedded_workers" not in app.extensions:
+                start_embedded_worker_if_needed(app)
+
+
+def embedded_worker_wanted(app) -> bool:
+    return not app.config["REDIS_URL"] and bool(app.config["EMBEDDED_WORKER"])
+
+
+_start_lock = threading.Lock()
 
 
 def start_embedded_worker_if_needed(app) -> bool:
-    """Called by the serving entry point (wsgi.py), never by CLI commands or tests."""
-    if app.config["REDIS_URL"] or not app.config["EMBEDDED_WORKER"]:
+    """Start the embedded workers once per app, from a serving process only (see init_app)."""
+    if not embedded_worker_wanted(app):
         return False
-    start_embedded_worker(app)
+    with _start_lock:
+        if "embedded_workers" not in app.extensions:
+            start_embedded_worker(app)
     return True
