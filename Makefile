@@ -33,16 +33,20 @@ migrate: install
 seed: migrate
 	$(APP) $(BIN)/flask seed-demo
 
+# gunicorn as the Procfile's web runs it; the request-line limit is gunicorn's maximum (it clamps larger ones).
+GUNICORN_OPTIONS := --worker-class app.serving.WebWorker --threads $${WEB_THREADS:-512} \
+  --worker-connections $${WEB_CONNECTIONS:-2048} --limit-request-line 8190 --limit-request-field_size 16384
+
 ## The whole product on embedded defaults (SQLite, in-process RQ worker and
 ## scheduler on fakeredis, local Chroma, offline AI) at http://127.0.0.1:5000
 run: seed
 # Each open chat-widget socket holds a gthread thread: hundreds of threads, and room for them in worker-connections.
-	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads $${WEB_THREADS:-512} --worker-connections $${WEB_CONNECTIONS:-2048} \
-	  --bind 127.0.0.1:5000 wsgi:app
+# WebWorker (app/serving.py) starts the embedded job threads and answers gunicorn's own refusals in JSON.
+	$(BIN)/gunicorn $(GUNICORN_OPTIONS) --workers 1 --bind 127.0.0.1:5000 wsgi:app
 
-## Production-style: web and worker as separate processes (needs REDIS_URL).
+## Production-style: web, worker (outbound, default) and ingest as separate processes (needs REDIS_URL).
 prod: migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start web worker
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start web worker ingest
 
 worker: install
 	$(BIN)/python worker.py

@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import filters, jobs
+from app import filters, jobs, serving
 from app.config import DEV_SECRET_KEY, INSTANCE_DIR, select_config
 from app.extensions import csrf, db, limiter, login_manager, migrate, sock
 
@@ -25,6 +25,7 @@ def create_app(config=None) -> Flask:
 
     configure_logging(app)
     init_request_ids(app)  # first, so every answer (even CSRF's and the rate limiter's refusals) carries the id
+    serving.init_app(app)  # before CSRF and the limiter: an over-long URL is a 414, whatever else is wrong
     _init_extensions(app)
     filters.init_app(app)
     _register_blueprints(app)

@@ -75,6 +75,9 @@ class Config:
     # Request size: uploads may be large, JSON bodies may not.
     MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
     MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 1024 * 1024)
+    # A longer request line (method, URL, protocol) is refused with a JSON 414. gunicorn's own
+    # limit (Procfile, Makefile) is 8190, its maximum; past it gunicorn refuses in the same envelope.
+    MAX_REQUEST_LINE_BYTES = env_int("MAX_REQUEST_LINE_BYTES", 8190)
 
     # Chat widget: visitor tokens are short-lived; the widget asks for a new one on reconnect.
     WIDGET_TOKEN_TTL_SECONDS = env_int("WIDGET_TOKEN_TTL_SECONDS", 10 * 60)
