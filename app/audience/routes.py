@@ -86,13 +86,16 @@ def user(user_id):
 def edit_user(user_id):
     end_user = _user(user_id)
     form = UserForm(obj=end_user) if request.method == "GET" else UserForm()
+    shown_tags = ", ".join(services.tags_by_user([end_user.id])[end_user.id])
     if request.method == "GET":
-        form.tags.data = ", ".join(services.tags_by_user([end_user.id])[end_user.id])
+        form.tags.data = shown_tags
         form.attributes.data = json.dumps(end_user.attributes or {}, indent=2, ensure_ascii=False)
         form.external_id.data = end_user.external_id
     if form.validate_on_submit():
         data = form.data_for_service()
         data.pop("external_id", None)
+        if (form.tags.data or "").strip() == shown_tags:
+            data.pop("tags")  # untouched: a tag set through the API with a comma in it stays whole
         # The form shows every attribute: one removed from the text is removed from the user.
         data["attributes"] |= {key: None for key in end_user.attributes or {} if key not in data["attributes"]}
         try:

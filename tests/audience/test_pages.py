@@ -1,6 +1,8 @@
 """Audience pages: list, user page with consent change, imports with their report, segments; roles and tenants."""
 
+import html
 import io
+import re
 
 from tests.audience.conftest import create_user
 from tests.conftest import csrf_token_from
@@ -162,3 +164,23 @@ def test_the_tags_field_splits_like_an_import_cell(client, page_login, creator, 
         for phone in ("14155550009", "14155550010")
     )
     assert by_form == by_import == ["beta", "runner", "vip"]
+
+
+def test_saving_the_edit_form_keeps_an_api_tag_that_holds_a_comma(client, page_login, creator):
+    """The form shows tags joined by commas; saving it unchanged must not split "size: 8,5" in two."""
+    user = create_user(client, creator, phone_e164="+14155550001", tags=["size: 8,5", "vip"])
+    logged_in(client, page_login, creator)
+    page = client.get(f"/audience/users/{user['id']}/edit").get_data(as_text=True)
+    shown = re.search(r'name="tags"[^>]*value="([^"]*)"', page).group(1)
+    response = client.post(
+        f"/audience/users/{user['id']}/edit",
+        data={
+            "display_name": "Ann",
+            "tags": html.unescape(shown),
+            "attributes": "{}",
+            "csrf_token": csrf_token_from(page),
+        },
+    )
+    assert response.status_code == 302
+    saved = client.get(f"/api/v1/users/{user['id']}", headers=creator.headers).json
+    assert (saved["display_name"], saved["tags"]) == ("Ann", ["size: 8,5", "vip"])
