@@ -76,20 +76,21 @@ def setup():
     from app import create_app
     from app.auth.services import register_creator
     from app.extensions import db
-    from app.messaging.channels import create_twilio_channel
+    from app.messaging.channels import claim_numbers, create_twilio_channel
 
     app = create_app({"SERVER_NAME": None})
     with app.app_context():
         upgrade()
         member = register_creator(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-password-42", "Bench", "Bench")
         with app.test_request_context():
-            create_twilio_channel(
+            channel = create_twilio_channel(
                 member.creator_id,
                 "sms",
                 "bench line",
                 {"account_sid": ACCOUNT_SID, "phone_numbers": [NUMBER]},
                 {"auth_token": AUTH_TOKEN},
             )
+            claim_numbers(channel)  # no Twilio to verify against: the bench owns its number
         db.session.commit()
         return app, member.creator_id
 
