@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.knowledge.fetch import FetchError, fetch
+from tests.knowledge.test_knowledge_api import create_kb
 
 LOCAL = ["127.0.0.0/8"]
 
@@ -123,3 +124,21 @@ def test_a_refused_connection_reads_as_a_reason():
         port = sock.getsockname()[1]
     outcome = fetch_in_thread(f"http://127.0.0.1:{port}/", 1024, LOCAL, deadline_seconds=5)
     assert "could not be fetched" in str(outcome["error"])
+
+
+def test_a_url_import_from_a_trickling_server_fails_with_the_reason_and_frees_the_worker(
+    app, client, creator, run_jobs, slow_site, monkeypatch
+):
+    monkeypatch.setitem(app.config, "URL_IMPORT_ALLOWED_NETWORKS", LOCAL)
+    monkeypatch.setitem(app.config, "URL_IMPORT_DEADLINE_SECONDS", 0.5)
+    kb = create_kb(client, creator)
+    imported = client.post(
+        f"/api/v1/knowledge-bases/{kb['id']}/documents/url", headers=creator.headers, json={"url": f"{slow_site}/body"}
+    )
+    assert imported.status_code == 201
+    assert run_jobs() >= 1  # the job ends (the worker is free again), not after 20 s per read
+    document = client.get(
+        f"/api/v1/knowledge-bases/{kb['id']}/documents/{imported.json['id']}", headers=creator.headers
+    ).json
+    assert document["processing_status"] == "failed"
+    assert "did not send the page within 0.5 seconds" in document["error_message"]
