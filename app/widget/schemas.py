@@ -14,8 +14,8 @@ class WidgetConfigSchema(BaseSchema):
 
 
 class TwilioSecretsSchema(BaseSchema):
-    class Meta:
-        unknown = RAISE
+    class Meta(BaseSchema.Meta):
+        unknown = RAISE  # the API-wide rule: a field no schema declares is a 422, never dropped
 
     auth_token = fields.String(
         required=True,
@@ -31,8 +31,8 @@ class ChannelConfigurationSchema(WidgetConfigSchema):
     creator-hub-api.md's phone_number, business_account_id, access_token, webhook_verify_token.
     A field of the other kind of channel is a 422."""
 
-    class Meta:
-        unknown = RAISE
+    class Meta(BaseSchema.Meta):
+        unknown = RAISE  # the API-wide rule: a field no schema declares is a 422, never dropped
 
     account_sid = fields.String(metadata={"description": "Twilio account SID, AC followed by 32 hex digits"})
     phone_numbers = fields.List(fields.String(), metadata={"description": "1 to 20 numbers in E.164"})
@@ -51,8 +51,8 @@ class ChannelCreateSchema(BaseSchema):
     """A web channel (the widget's configuration) or an SMS/WhatsApp number on a Twilio account,
     in the product's shape or creator-hub-api.md's."""
 
-    class Meta:
-        unknown = RAISE
+    class Meta(BaseSchema.Meta):
+        unknown = RAISE  # the API-wide rule: a field no schema declares is a 422, never dropped
 
     channel_type = fields.String(required=True, validate=validate.OneOf(["web", "sms", "whatsapp"]))
     channel_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
@@ -63,8 +63,8 @@ class ChannelCreateSchema(BaseSchema):
 class ChannelUpdateSchema(BaseSchema):
     """Only what is sent changes (PUT and PATCH alike); an SMS channel may become WhatsApp and back."""
 
-    class Meta:
-        unknown = RAISE
+    class Meta(BaseSchema.Meta):
+        unknown = RAISE  # the API-wide rule: a field no schema declares is a 422, never dropped
 
     channel_type = fields.String(validate=validate.OneOf(["web", "sms", "whatsapp"]))
     channel_name = fields.String(validate=validate.Length(min=1, max=120))
