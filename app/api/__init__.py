@@ -7,8 +7,10 @@ and its readable reference at /api/docs.
 
 from flask import Blueprint, current_app, render_template, request
 
+from app.api import inputs
 from app.api.auth import SECURITY_SCHEMES, rate_limit_key
 from app.api.errors import ApiError
+from app.api.openapi import EdgeErrorsPlugin
 from app.api.schemas import ErrorSchema
 from app.extensions import api, limiter
 
@@ -35,7 +37,7 @@ def limit_json_body():
 
 def register_api(app, blueprints):
     api.ERROR_SCHEMA = ErrorSchema  # documents our envelope as the default error
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [EdgeErrorsPlugin()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     api.spec.components.response(
@@ -46,6 +48,7 @@ def register_api(app, blueprints):
         },
     )
     app.before_request(limit_json_body)
+    inputs.init_app(app)  # before the API rules are added: their <int:...> are 32-bit
     for blueprint in blueprints:
         limiter.limit(general_limit, key_func=rate_limit_key)(blueprint)
         api.register_blueprint(blueprint)

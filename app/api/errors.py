@@ -110,12 +110,12 @@ def http_error_response(error: HTTPException):
     headers = dict(data.get("headers") or {})
     details = None
     message = MESSAGES.get(status) or error.description
-    if "messages" in data:  # webargs validation
+    if "messages" in data:  # webargs: invalid JSON (400) or validation errors (422)
         if status == 400:
             message = "The request body is not valid JSON."
         else:
             status = 422
-            details = validation_details(data["messages"])
+        details = validation_details(data["messages"])
     elif status == 429:
         message = f"Rate limit exceeded ({error.description}). Retry later."
     # Keep headers the exception carries (Allow on 405), not its HTML content type.

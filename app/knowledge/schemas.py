@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.schemas import BaseSchema, PaginationQuerySchema, UTCDateTimeField, list_schema
+from app.api.schemas import BIGINT, BaseSchema, PaginationQuerySchema, UTCDateTimeField, list_schema
 from app.models import DocumentStatus
 
 
@@ -38,7 +38,7 @@ class KnowledgeBaseSchema(BaseSchema):
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
     document_count = fields.Integer()
-    total_size_bytes = fields.Integer()
+    total_size_bytes = fields.Integer(validate=BIGINT)
 
 
 class DocumentQuerySchema(PaginationQuerySchema):
@@ -51,7 +51,7 @@ class DocumentSchema(BaseSchema):
     title = fields.String()
     filename = fields.String(allow_none=True)
     file_type = fields.String(allow_none=True)
-    file_size_bytes = fields.Integer()
+    file_size_bytes = fields.Integer(validate=BIGINT)
     source = fields.String()
     source_url = fields.String(allow_none=True)
     processing_status = fields.String()

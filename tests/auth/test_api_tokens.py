@@ -24,8 +24,11 @@ def test_register_creates_creator_and_owner_with_tokens(client):
     assert me.status_code == 200 and me.json["user"]["email"] == "new@example.com"
 
 
-def test_register_ignores_smuggled_creator_id_and_role(client, creator):
+def test_register_refuses_smuggled_creator_id_and_role(client, creator):
     response = register(client, creator_id=creator.creator_id, role="agent", subscription_tier="enterprise")
+    assert response.status_code == 422
+    assert {d["field"] for d in response.json["error"]["details"]} == {"creator_id", "role", "subscription_tier"}
+    response = register(client)
     assert response.status_code == 201
     assert response.json["creator"]["id"] != creator.creator_id
     assert response.json["user"]["role"] == "owner"
