@@ -118,14 +118,24 @@ def clean_secrets(config: dict, secrets: dict | None) -> dict:
     if token is not None and access is not None and str(token) != str(access):
         raise _invalid("configuration.access_token", "Give the auth token once: secrets.auth_token or access_token.")
     out = {}
-    for field, value, key in (
-        ("secrets.auth_token" if token is not None else "configuration.access_token", token or access, "auth_token"),
-        ("configuration.webhook_verify_token", config.get("webhook_verify_token"), "webhook_verify_token"),
+    for field, value, key, hint in (
+        (
+            "secrets.auth_token" if token is not None else "configuration.access_token",
+            token if token is not None else access,
+            "auth_token",
+            "The auth token is the 32 characters shown in Twilio's console.",
+        ),
+        (
+            "configuration.webhook_verify_token",
+            config.get("webhook_verify_token"),
+            "webhook_verify_token",
+            "The webhook verify token is 1 to 256 characters without spaces.",
+        ),
     ):
         if value is None:
             continue
         if not SECRET.match(str(value)):
-            raise _invalid(field, "The auth token is the 32 characters shown in Twilio's console.")
+            raise _invalid(field, hint)
         out[key] = str(value)
     return out
 
