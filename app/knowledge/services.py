@@ -48,8 +48,10 @@ def _check_model(model: str) -> None:
 
 
 def _check_name_free(creator_id, name: str, exclude_id=None) -> None:
+    # SQLite's lower() folds only ASCII: the exact name is asked for too (the unique index's own rule).
     query = select(KnowledgeBase.id).where(
-        KnowledgeBase.creator_id == creator_id, func.lower(KnowledgeBase.name) == name.lower()
+        KnowledgeBase.creator_id == creator_id,
+        or_(KnowledgeBase.name == name, func.lower(KnowledgeBase.name) == name.lower()),
     )
     if exclude_id:
         query = query.where(KnowledgeBase.id != exclude_id)

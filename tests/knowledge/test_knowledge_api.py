@@ -332,3 +332,17 @@ def test_uploads_are_rate_limited_per_creator(app, client, two_creators):
         assert upload(client, bob, kb_b["id"], "b.txt", b"bob's note").status_code == 201
     finally:
         app.config["RATELIMIT_API_UPLOADS"] = "50 per hour"
+
+
+@pytest.mark.parametrize("name", ["Ærø Running", "Ωmega plan", "Guide"])
+def test_a_second_knowledge_base_of_the_same_name_is_a_409_whatever_its_letters(client, creator, name):
+    """SQLite's lower() knows only ASCII: the name check must still see an exact duplicate
+    (it missed "Ærø", and the unique index answered with a 500)."""
+    first = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": name})
+    assert first.status_code == 201
+    again = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": name})
+    assert again.status_code == 409 and again.json["error"]["code"] == "CONFLICT"
+    renamed = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Other"}).json
+    clash = client.put(f"/api/v1/knowledge-bases/{renamed['id']}", headers=creator.headers, json={"name": name})
+    assert clash.status_code == 409
+    assert client.get("/api/v1/knowledge-bases", headers=creator.headers).json["pagination"]["total"] == 2
