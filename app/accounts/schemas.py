@@ -5,7 +5,8 @@ from zoneinfo import available_timezones
 from marshmallow import fields, validate, validates_schema
 
 from app.api.schemas import BaseSchema, UTCDateTimeField, list_schema
-from app.auth.schemas import CreatorSchema, MemberSchema, check_new_password
+from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from app.auth.schemas import POLICY, CreatorSchema, MemberSchema, check_new_password
 from app.models import Role
 
 TONES = ["friendly", "professional", "encouraging", "direct", "playful", "empathetic"]
@@ -64,8 +65,11 @@ class MemberCreateSchema(BaseSchema):
     role = fields.String(required=True, validate=validate.OneOf([Role.ADMIN.value, Role.AGENT.value]))
     password = fields.String(
         load_only=True,
-        validate=validate.Length(max=128),
-        metadata={"description": "Optional; without it the response carries an invite link"},
+        validate=validate.Length(max=MAX_LENGTH),
+        metadata={
+            "minLength": MIN_LENGTH,
+            "description": f"Optional; without it the response carries an invite link. {POLICY}",
+        },
     )
 
     @validates_schema

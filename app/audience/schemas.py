@@ -1,11 +1,11 @@
 """Shapes of the users, imports and segments API (creator-hub-api "User Management",
 event-stream-engine-api "User Management" and "Segment Management")."""
 
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import fields, validate
 
 from app.api.schemas import BaseSchema, PaginationQuerySchema, UTCDateTimeField, list_schema
 from app.assistant.schemas import MemorySchema
-from app.audience.services import CHANNELS, SORTS, phone_error, timezone_error
+from app.audience.services import CHANNELS, E164, SORTS, TIMEZONES, phone_error
 from app.models import ConsentState
 from app.programs.schemas import EarnedBadgeSchema, UserEnrollmentSchema
 
@@ -26,13 +26,21 @@ class UserQuerySchema(PaginationQuerySchema):
 
 
 class LookupQuerySchema(BaseSchema):
-    phone = fields.String(required=True, metadata={"description": "E.164, e.g. +14155551234 (encode + as %2B)"})
+    phone = fields.String(
+        required=True,
+        validate=validate.Regexp(E164, error=phone_error("")),
+        metadata={"description": "E.164, e.g. +14155551234 (encode + as %2B)"},
+    )
 
 
 class UserWriteSchema(BaseSchema):
     """Create: phone_e164 or external_id is required. Update: send what changes."""
 
-    phone_e164 = fields.String(allow_none=False, metadata={"example": "+14155551234"})
+    phone_e164 = fields.String(
+        allow_none=False,
+        validate=validate.Regexp(E164, error=phone_error("")),
+        metadata={"example": "+14155551234"},
+    )
     external_id = fields.String(validate=validate.Length(min=1, max=200))
     display_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
@@ -43,19 +51,15 @@ class UserWriteSchema(BaseSchema):
     )
     profile_data = fields.Dict(metadata={"description": "Replaced as a whole on update"})
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=100))
-    timezone = fields.String(allow_none=True, metadata={"example": "America/New_York"})
+    timezone = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(
+            sorted(TIMEZONES), error="Unknown timezone {input}: use an IANA name such as America/New_York."
+        ),
+        metadata={"example": "America/New_York"},
+    )
     language = fields.String(allow_none=True, validate=validate.Length(max=10))
     is_active = fields.Boolean()
-
-    @validates("phone_e164")
-    def _phone(self, value, **kwargs):
-        if error := phone_error(value):
-            raise ValidationError(error)
-
-    @validates("timezone")
-    def _timezone(self, value, **kwargs):
-        if value is not None and (error := timezone_error(value)):
-            raise ValidationError(error)
 
 
 class LinkSchema(BaseSchema):

@@ -3,12 +3,24 @@
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.api.schemas import BaseSchema, UTCDateTimeField
-from app.auth.passwords import password_problems
+from app.auth.passwords import MAX_LENGTH, MIN_LENGTH, password_problems
+
+POLICY = (
+    f"{MIN_LENGTH} to {MAX_LENGTH} characters, not only letters nor only digits, "
+    "not a common password, not the e-mail address"
+)
 
 
 class PasswordField(fields.String):
     def __init__(self, **kwargs):
-        super().__init__(required=True, load_only=True, validate=validate.Length(min=1, max=128), **kwargs)
+        super().__init__(required=True, load_only=True, validate=validate.Length(min=1, max=MAX_LENGTH), **kwargs)
+
+
+class NewPasswordField(PasswordField):
+    """A password being set: the policy (checked with its own messages by check_new_password) is in the document."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"minLength": MIN_LENGTH, "description": POLICY}, **kwargs)
 
 
 def check_new_password(data, field="password", email=None):
@@ -19,7 +31,7 @@ def check_new_password(data, field="password", email=None):
 
 class RegisterSchema(BaseSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = PasswordField()
+    password = NewPasswordField()
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     company_name = fields.String(load_default=None, validate=validate.Length(max=120))
 
@@ -48,7 +60,7 @@ class ResetRequestSchema(BaseSchema):
 
 class ResetConfirmSchema(BaseSchema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    new_password = PasswordField()
+    new_password = NewPasswordField()
 
     @validates_schema
     def strong_password(self, data, **kwargs):
@@ -57,7 +69,7 @@ class ResetConfirmSchema(BaseSchema):
 
 class ChangePasswordSchema(BaseSchema):
     current_password = PasswordField()
-    new_password = PasswordField()
+    new_password = NewPasswordField()
 
     @validates_schema
     def strong_password(self, data, **kwargs):

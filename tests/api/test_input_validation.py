@@ -133,10 +133,12 @@ def test_an_unpaired_surrogate_is_a_422(client, creator):
     assert details(response)[0]["field"] == "message" and "surrogate" in details(response)[0]["message"]
     # A surrogate pair is one real character (an emoji): accepted.
     paired = raw.replace("\\ud800", "\\ud83d\\ude00")
-    ok = client.post("/api/v1/chat/messages", headers=creator.headers | {"Content-Type": "application/json"}, data=paired)
-    assert ok.status_code == 200 and "\U0001f600" in client.get(
-        f"/api/v1/conversations/{ok.json['conversation_id']}/messages", headers=creator.headers
-    ).json["messages"][0]["text"]
+    ok = client.post(
+        "/api/v1/chat/messages", headers=creator.headers | {"Content-Type": "application/json"}, data=paired
+    )
+    assert ok.status_code == 200
+    stored = client.get(f"/api/v1/conversations/{ok.json['conversation_id']}/messages", headers=creator.headers)
+    assert "\U0001f600" in stored.json["messages"][0]["text"]
 
 
 def test_nul_in_a_query_string_or_a_path_segment_is_a_422(client, creator):
@@ -229,3 +231,28 @@ def test_every_operation_documents_the_errors_the_edge_answers(spec):
 def test_unknown_ids_in_the_path_are_404_as_documented(client, creator):
     response = client.get(f"/api/v1/knowledge-bases/{uuid.uuid4()}", headers=creator.headers)
     assert response.status_code == 404
+
+
+def test_the_document_states_the_phone_password_and_timezone_rules(spec):
+    schemas = spec["components"]["schemas"]
+    assert schemas["UserWrite"]["properties"]["phone_e164"]["pattern"] == r"^\+[1-9]\d{7,14}$"
+    assert "America/New_York" in schemas["UserWrite"]["properties"]["timezone"]["enum"]
+    for schema, field in (("Register", "password"), ("ResetConfirm", "new_password"), ("MemberCreate", "password")):
+        password = schemas[schema]["properties"][field]
+        assert (password["minLength"], password["maxLength"]) == (10, 128), schema
+        assert "common password" in password["description"]
+    lookup = parameter(spec, "/api/v1/users/lookup", "get", "phone")["schema"]
+    assert lookup["pattern"] == r"^\+[1-9]\d{7,14}$"
+
+
+def test_refusals_keep_their_plain_messages(client, creator):
+    phone = client.post("/api/v1/users", headers=creator.headers, json={"phone_e164": "0044 20 7946"})
+    assert phone.status_code == 422 and "E.164" in details(phone)[0]["message"]
+    zone = client.post(
+        "/api/v1/users", headers=creator.headers, json={"phone_e164": "+14155551234", "timezone": "Mars/Base"}
+    )
+    assert details(zone) == [
+        {"field": "timezone", "message": "Unknown timezone Mars/Base: use an IANA name such as America/New_York."}
+    ]
+    weak = client.post("/api/v1/auth/register", json={"email": "n@example.com", "password": "short", "full_name": "N"})
+    assert details(weak)[0] == {"field": "password", "message": "Use at least 10 characters."}
