@@ -93,9 +93,9 @@ def test_entries_are_listed_updated_published_and_deleted(client, creator):
     assert client.get(f"/api/v1/faq/{draft['id']}", headers=creator.headers).status_code == 404
 
 
-def test_agents_read_but_do_not_edit_entries(client, creator, make_member):
+def test_agents_are_refused_the_faq_as_on_the_dashboard(client, creator, make_member):
     agent = make_member(creator, "agent")
-    assert client.get("/api/v1/faq", headers=agent.headers).status_code == 200
+    assert client.get("/api/v1/faq", headers=agent.headers).status_code == 403
     assert client.post("/api/v1/faq", headers=agent.headers, json=REST).status_code == 403
 
 

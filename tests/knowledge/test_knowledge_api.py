@@ -269,10 +269,10 @@ def test_a_creator_never_finds_another_creators_passage(client, two_creators, ru
     assert "PELICAN" in search(client, bob, bob_kb["id"], "canary passphrase")[0]["content"]
 
 
-def test_agents_read_but_cannot_change_knowledge(client, creator, make_member, course):
+def test_agents_are_refused_knowledge_as_on_the_dashboard(client, creator, make_member, course):
     kb, doc = course
     agent = make_member(creator, "agent")
-    assert client.get(f"/api/v1/knowledge-bases/{kb['id']}", headers=agent.headers).status_code == 200
+    assert client.get(f"/api/v1/knowledge-bases/{kb['id']}", headers=agent.headers).status_code == 403
     assert (
         client.delete(f"/api/v1/knowledge-bases/{kb['id']}/documents/{doc['id']}", headers=agent.headers).status_code
         == 403
