@@ -17,7 +17,7 @@ from app.assistant import pipeline, schemas, services
 from app.assistant.llm import LLMUnavailable, ollama_host, stream_chat
 from app.extensions import db, limiter
 from app.knowledge.embeddings import LOCAL_MODEL, EmbeddingError, get_embedder, ollama_answers
-from app.models import ConversationStatus, EnrollmentStatus, Message, ProgramVersion, Role
+from app.models import ConversationStatus, Message, ProgramVersion, Role
 from app.models.base import utcnow
 from app.programs import engine
 
@@ -84,23 +84,21 @@ def send_message(data):
 def _program_turn(conversation, text: str) -> dict | None:
     """The program's turn when `text` answers its waiting question, else None (the AI answers).
 
-    The steps the answer makes due now run in this request (their job then finds them done),
-    so the caller, who has no socket to be pushed to, gets what the program says next.
+    The steps the answer makes due now run in this request, and only here: the caller, who has
+    no socket to be pushed to, gets what the program says next. Were they also queued, a worker
+    could take one of them first and this reply would stop at whatever it had committed by then
+    (a request that dies before running them leaves them to the program sweep).
     """
     enrollment = engine.waiting_enrollment(conversation)
     if enrollment is None or conversation.status == ConversationStatus.WITH_AGENT:
         return None
     since = utcnow()
-    result = engine.take_answer(conversation, pipeline.clean(text))
+    result = engine.take_answer(conversation, pipeline.clean(text), queue_due_steps=False)
     if result is None:
         return None
     engine.after_commit(result)
     db.session.refresh(enrollment)
-    if (
-        enrollment.status == EnrollmentStatus.ACTIVE
-        and enrollment.waiting_for == "ready"
-        and enrollment.due_at <= utcnow()
-    ):
+    if result.run_next_now:
         engine.run_steps(enrollment.id, enrollment.step_seq)
         db.session.refresh(enrollment)
     choices = None

@@ -560,9 +560,14 @@ def waiting_enrollment(conversation: Conversation) -> Enrollment | None:
     )
 
 
-def take_answer(conversation: Conversation, text: str) -> StepResult | None:
+def take_answer(conversation: Conversation, text: str, queue_due_steps: bool = True) -> StepResult | None:
     """If a program's question waits in this conversation, `text` answers it: stored with the user's
-    message and the flow moved on, committed. None when no question waits (the AI answers)."""
+    message and the flow moved on, committed. None when no question waits (the AI answers).
+
+    The steps the answer makes due now go to a job, unless `queue_due_steps` is False: then the
+    caller runs them itself (`result.run_next_now`), and no worker races it for them. A later step
+    is always scheduled.
+    """
     enrollment = waiting_enrollment(conversation)
     if enrollment is None:
         return None
@@ -592,7 +597,7 @@ def take_answer(conversation: Conversation, text: str) -> StepResult | None:
     _move(enrollment, graph, graph.next(node_id), now, result)
     _log_step(enrollment, seq, node_id, "ask_question", "answered", answer, now)
     db.session.commit()
-    if result.run_next_now or result.due_at:
+    if result.due_at or (result.run_next_now and queue_due_steps):
         schedule(enrollment.id, seq + 1, enrollment.due_at)
     return result
 
