@@ -11,8 +11,11 @@ from app.api.errors import not_found
 from app.api.schemas import BaseSchema
 from app.extensions import db
 from app.knowledge import vectors
-from app.models import Chunk, Document, KnowledgeBase
+from app.models import Chunk, Document, KnowledgeBase, Role
 from app.system import services
+
+# Knowledge statistics are for those who edit knowledge, as on the dashboard.
+EDITORS = (Role.OWNER, Role.ADMIN)
 
 bp = Blueprint("ai_api", __name__, url_prefix="/api/v1/ai", description="AI engine: vector store health and stats")
 
@@ -53,7 +56,7 @@ def chroma_health():
 
 
 @bp.route("/chromadb/stats", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, ChromaStatsSchema)
 def chroma_stats():
     """The caller's collections (one per embedding model) and their vector counts."""
@@ -62,7 +65,7 @@ def chroma_stats():
 
 
 @bp.route("/embeddings/stats/<uuid:creator_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, EmbeddingStatsSchema)
 def embedding_stats(creator_id: uuid.UUID):
     """Knowledge and vector counts of a creator (only your own: others answer 404)."""

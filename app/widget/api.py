@@ -40,7 +40,7 @@ def _channel(channel_id: uuid.UUID) -> Channel:
 
 
 @bp.route("", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.ChannelListSchema)
 def list_channels():
     channels = db.session.scalars(twilio_channels.channels_query(current_caller().creator_id)).all()
@@ -68,7 +68,7 @@ def create_channel(data):
 
 
 @bp.route("/<uuid:channel_id>", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.ChannelSchema)
 def get_channel(channel_id: uuid.UUID):
     return _described([_channel(channel_id)])[0]
@@ -115,7 +115,7 @@ def verify_channel(channel_id: uuid.UUID):
 
 
 @bp.route("/<uuid:channel_id>/analytics", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.arguments(schemas.AnalyticsQuerySchema, location="query")
 @bp.response(200, schemas.ChannelAnalyticsSchema)
 def channel_analytics(args, channel_id: uuid.UUID):
@@ -124,7 +124,7 @@ def channel_analytics(args, channel_id: uuid.UUID):
 
 
 @bp.route("/<uuid:channel_id>/embed-code", methods=["GET"])
-@auth_required()
+@auth_required(*EDITORS)
 @bp.response(200, schemas.EmbedCodeSchema)
 def embed_code(channel_id: uuid.UUID):
     """The one <script> tag to paste into a web page."""

@@ -12,7 +12,7 @@ def content(client, creator):
     kb = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Course"}).json["id"]
     program = client.post("/api/v1/programs", headers=creator.headers, json={"name": "5k"}).json["id"]
     faq = client.post("/api/v1/faq", headers=creator.headers, json=FAQ).json["id"]
-    return {"kb": kb, "program": program, "faq": faq}
+    return {"kb": kb, "program": program, "faq": faq, "creator_id": creator.creator_id}
 
 
 REFUSED = [
@@ -33,6 +33,9 @@ REFUSED = [
     ("get", "/api/v1/creators/ai-config", None),
     ("get", "/api/v1/api-keys", None),
     ("get", "/api/v1/team/members", None),
+    ("get", "/api/v1/channels", None),
+    ("get", "/api/v1/ai/chromadb/stats", None),
+    ("get", "/api/v1/ai/embeddings/stats/{creator_id}", None),
 ]
 
 
