@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 from app.api.errors import ApiError
 from app.assistant import services as assistant
 from app.extensions import db
+from app.filters import humanize_enum
 from app.messaging import outbox
 from app.models import Conversation, ConversationStatus, Creator, EndUser, Member, Memory, Message
 from app.models.base import utcnow
@@ -273,7 +274,7 @@ def close(conversation: Conversation, member: Member | None, reason: str, summar
     assistant.add_message(
         conversation,
         "system",
-        f"{agent_name(conversation, member)} closed the conversation ({conversation.close_reason})",
+        f"{agent_name(conversation, member)} closed the conversation ({humanize_enum(conversation.close_reason).lower()})",
     )
     db.session.commit()
     _push(conversation, {"type": "status", "status": conversation.status, "text": "This conversation has been closed."})

@@ -286,3 +286,13 @@ def test_inbox_routes_are_in_the_openapi_document(client):
     assert {"get"} <= set(paths["/api/v1/conversations"])
     assert "post" in paths["/api/v1/conversations/{conversation_id}/reply"]
     assert "post" in paths["/api/v1/conversations/{conversation_id}/handover"]
+
+
+def test_the_closing_note_names_the_reason_in_words(client, creator):
+    conversation_id = chat(client, creator, "Thanks, bye")["conversation_id"]
+    closed = client.post(
+        f"/api/v1/conversations/{conversation_id}/close", headers=creator.headers, json={"reason": "no_response"}
+    )
+    assert closed.status_code == 200
+    messages = client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=creator.headers).json
+    assert messages["messages"][-1]["text"].endswith("closed the conversation (no response)")
