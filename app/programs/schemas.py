@@ -110,6 +110,14 @@ class BadgeQuerySchema(PaginationQuerySchema):
 # --- Responses -------------------------------------------------------------------------
 
 
+class ProgramVersionField(fields.Integer):
+    """A program's version: its latest published one, or 1 for a program never published (the
+    version its first publish makes), as the source answers for a new program."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(value or 1, attr, obj, **kwargs)
+
+
 class ProblemSchema(BaseSchema):
     node_id = fields.String(metadata={"description": "The node the problem is on, when it is on one"})
     edge_id = fields.String()
@@ -152,7 +160,9 @@ class ProgramSummarySchema(BaseSchema):
     name = fields.String()
     description = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "draft, published or archived"})
-    version = fields.Integer(metadata={"description": "The latest published version; 0 until the first publish"})
+    version = ProgramVersionField(
+        metadata={"description": "The latest published version; 1 (what the first publish makes) until then"}
+    )
     has_unpublished_changes = fields.Boolean(metadata={"description": "The draft differs from the live version"})
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
@@ -179,7 +189,7 @@ class ProgramStatusSchema(BaseSchema):
     status = fields.String()
     published_at = UTCDateTimeField(allow_none=True)
     archived_at = UTCDateTimeField(allow_none=True)
-    version = fields.Integer()
+    version = ProgramVersionField()
 
 
 class ProgramAnalyticsSchema(BaseSchema):

@@ -78,7 +78,7 @@ def test_program_lifecycle_create_list_update_publish_versions_archive_restore(
     created = create_program(client, creator, description="Three runs a week", flow_definition=two_step_flow("One"))
     assert part(created, "status", "version", "enrollment_count") == {
         "status": "draft",
-        "version": 0,
+        "version": 1,
         "enrollment_count": 0,
     }
     assert created["validation"] == {"valid": True, "errors": [], "warnings": []}

@@ -155,17 +155,20 @@ def test_bad_settings_names_and_bodies_are_refused(client, creator):
     assert program_count(client, creator) == 0
 
 
-def test_unknown_fields_like_creator_id_are_ignored(client, two_creators):
+def test_unknown_fields_like_creator_id_are_refused_and_nothing_changes(client, two_creators):
     alice, bob = two_creators
     smuggled = {"creator_id": bob.creator_id, "status": "published", "version": 7, "id": str(uuid.uuid4())}
-    program = create_program(client, alice, **smuggled)
-    assert (program["status"], program["version"]) == ("draft", 0) and program["id"] != smuggled["id"]
-    assert client.get(f"/api/v1/programs/{program['id']}", headers=bob.headers).status_code == 404
-    updated = client.put(
+    details = refused(client.post("/api/v1/programs", headers=alice.headers, json={"name": "Couch to 5k", **smuggled}))
+    assert sorted(d["field"] for d in details) == sorted(smuggled)
+    assert program_count(client, alice) == 0 and program_count(client, bob) == 0
+    program = create_program(client, alice)
+    assert (program["status"], program["version"]) == ("draft", 1)
+    put = client.put(
         f"/api/v1/programs/{program['id']}", headers=alice.headers, json={"creator_id": bob.creator_id, "version": 3}
     )
-    assert updated.status_code == 200 and updated.json["version"] == 0
-    assert program_count(client, alice) == 1 and program_count(client, bob) == 0
+    assert sorted(d["field"] for d in refused(put)) == ["creator_id", "version"]
+    assert get(client, alice, f"/programs/{program['id']}")["version"] == 1
+    assert client.get(f"/api/v1/programs/{program['id']}", headers=bob.headers).status_code == 404
 
 
 # --- Published versions ------------------------------------------------------------------
