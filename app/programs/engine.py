@@ -213,7 +213,11 @@ class Step:
         _say(self.enrollment, self.user, text, self.result, **fields)
 
     def move(self, branch: str | None = None, due_at: datetime | None = None) -> None:
-        _move(self.enrollment, self.graph, self.graph.next(self.node_id, branch), self.now, self.result, due_at)
+        next_id = self.graph.next(self.node_id, branch)
+        if next_id is None:  # the last step: nothing follows it
+            _complete(self)
+            return
+        _move(self.enrollment, self.graph, next_id, self.now, self.result, due_at)
 
 
 def _execute(enrollment, version, graph, node_id, now, result, prepared) -> tuple[str, str | None]:
@@ -280,15 +284,20 @@ def _award_badge(step: Step):
 
 
 def _end(step: Step):
-    enrollment = step.enrollment
     if step.data.get("message"):
         step.say(flow.render(step.data["message"], step.values))
+    _complete(step)
+    return "done", "completed"
+
+
+def _complete(step: Step) -> None:
+    """The program is done for this user: at an end node, or after a step with no way out."""
+    enrollment = step.enrollment
     badge = (step.version.settings or {}).get("completion_badge")
     if badge:
         _award(step, badge, None)
     enrollment.status, enrollment.completed_at, enrollment.progress = EnrollmentStatus.COMPLETED, step.now, 1.0
     enrollment.waiting_for, enrollment.due_at, enrollment.current_node_id = "none", None, step.node_id
-    return "done", "completed"
 
 
 HANDLERS = {
@@ -594,7 +603,9 @@ def take_answer(conversation: Conversation, text: str, queue_due_steps: bool = T
     enrollment.answers = {**(enrollment.answers or {}), node_id: answer}
     _save_answer(user, data, answer)
     enrollment.waiting_for = "ready"
-    _move(enrollment, graph, graph.next(node_id), now, result)
+    step = Step(enrollment, version, graph, node_id, now, result, user=user)
+    step.creator = db.session.get(Creator, enrollment.creator_id)
+    step.move()
     _log_step(enrollment, seq, node_id, "ask_question", "answered", answer, now)
     db.session.commit()
     if result.due_at or (result.run_next_now and queue_due_steps):

@@ -15,6 +15,10 @@ condition. Node types and their data:
 - award_badge: {"badge_id", "message"?}
 - end: {"message"?}
 
+A step with no edge out is the last one: the program is complete once it has run (as the
+source's example program, start -> message, ends after its message). Only the start and a
+condition must lead somewhere; an edge to a node that is not there is an error.
+
 `validate` returns every problem as {"node_id"?, "edge_id"?, "field", "message"}
 so the API can answer 422 with them and the builder can show each on its node.
 """
@@ -351,9 +355,10 @@ def _check_shape(by_id: dict, outgoing: dict, report: Report) -> None:
             branches = sorted(edge.get("branch") or "" for edge in out)
             if branches != ["no", "yes"]:
                 report.errors.append(Problem("A condition needs one 'yes' and one 'no' way out.", where, node_id))
-        elif len(out) != 1:
-            message = "Connect this step to the next one." if not out else "This step has more than one way out."
-            report.errors.append(Problem(message, where, node_id))
+        elif kind == "start" and not out:
+            report.errors.append(Problem("Connect this step to the next one.", where, node_id))
+        elif len(out) > 1:
+            report.errors.append(Problem("This step has more than one way out.", where, node_id))
         if kind != "condition" and any(edge.get("branch") for edge in out):
             report.errors.append(Problem("Only a condition's ways out are yes or no.", where, node_id))
     if report.errors:
@@ -363,7 +368,7 @@ def _check_shape(by_id: dict, outgoing: dict, report: Report) -> None:
     for node_id in by_id:
         if node_id not in reachable:
             report.errors.append(Problem("No path from the start reaches this step.", f"node:{node_id}", node_id))
-    if not any(by_id[n]["type"] == "end" for n in reachable):
+    if not any(ends_flow(by_id[n], outgoing[n]) for n in reachable):
         report.errors.append(Problem("No path from the start reaches an end.", "flow_definition.nodes"))
     for loop in _loops_without_pause(by_id, outgoing):
         for node_id in loop:
@@ -375,6 +380,11 @@ def _check_shape(by_id: dict, outgoing: dict, report: Report) -> None:
                     node_id,
                 )
             )
+
+
+def ends_flow(node: dict, out: list) -> bool:
+    """An end node, or a step with no way out: the program is complete after it."""
+    return node["type"] == "end" or (not out and node["type"] not in ("start", "condition"))
 
 
 def _reachable(start: str, outgoing: dict) -> set[str]:
@@ -455,6 +465,7 @@ class Graph:
         return self.nodes[node_id].get("data") or {}
 
     def next(self, node_id: str, branch: str | None = None) -> str | None:
+        """The node after `node_id` (by `branch` out of a condition); None after the last step."""
         for edge in self.outgoing[node_id]:
             if branch is None or edge.get("branch") == branch:
                 return edge["target"]
@@ -484,7 +495,7 @@ class Graph:
         for source, edges in self.outgoing.items():
             for edge in edges:
                 incoming[edge["target"]].append(source)
-        ends = [n for n, node in self.nodes.items() if node["type"] == "end"]
+        ends = [n for n, node in self.nodes.items() if ends_flow(node, self.outgoing[n])]
         distance, todo = {n: 0 for n in ends}, deque(ends)
         while todo:
             node = todo.popleft()

@@ -102,7 +102,11 @@ class _Walk:
             branch = getattr(self, f"_{node['type']}")(node_id, self.graph.data(node_id))
             if self.out.finished or self.out.waiting_on:
                 break
-            node_id = self.graph.next(node_id, branch)
+            next_id = self.graph.next(node_id, branch)
+            if next_id is None:  # the last step: the program is complete after it
+                self.complete(node_id)
+                break
+            node_id = next_id
         else:
             self.out.add("note", f"The preview stops after {MAX_STEPS} steps: this flow goes round a loop.")
         self.out.unused_answers = list(self.answers)
@@ -197,6 +201,9 @@ class _Walk:
     def _end(self, node_id, data):
         if data.get("message"):
             self.say("message", data["message"], node_id)
+        self.complete(node_id)
+
+    def complete(self, node_id) -> None:
         if self.completion_badge:
             self.award(self.completion_badge, None, node_id)
         self.out.add("end", "End: the program is complete.", node_id)

@@ -18,7 +18,8 @@ FLOW_DOC = {
     '[{"id", "source", "target", "branch"?}]}. Node types: start, send_message {message, delay_hours?}, '
     "ask_question {question, choices?, save_to?, save_as?}, condition {field, operator, value?} with a "
     '"yes" and a "no" edge, ai_coach {goal}, wait {hours} or {until_time, weekday?}, award_badge '
-    "{badge_id, message?}, end {message?}. Texts may hold {variables} with a {name|fallback}. "
+    "{badge_id, message?}, end {message?}. A step with no edge out is the last one: the program is complete "
+    "after it. Texts may hold {variables} with a {name|fallback}. "
     "At most 200 nodes and 400 edges.",
     "example": {
         "nodes": [

@@ -1,6 +1,7 @@
 """The programs API: create, list, update, publish versions, archive and restore; enrollment
 through the API runs the version it started on; badges; program data on users."""
 
+import copy
 import uuid
 
 from sqlalchemy import select
@@ -187,6 +188,86 @@ def test_program_lifecycle_create_list_update_publish_versions_archive_restore(
     assert client.delete(f"/api/v1/programs/{program_id}", headers=creator.headers).status_code == 409
     assert client.delete(f"/api/v1/programs/{sleep['id']}", headers=creator.headers).status_code == 204
     assert client.get(f"/api/v1/programs/{sleep['id']}", headers=creator.headers).status_code == 404
+
+
+# creator-hub-api "Create Program", verbatim: its message has no edge out, so it is the last step.
+SOURCE_EXAMPLE = {
+    "name": "string",
+    "description": "string",
+    "flow_definition": {
+        "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {
+                "id": "message_1",
+                "type": "send_message",
+                "position": {"x": 200, "y": 0},
+                "data": {"message": "Welcome to the program!", "delay_hours": 0},
+            },
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "message_1"}],
+    },
+    "settings": {"auto_enroll": False, "completion_badge": "uuid"},
+}
+
+
+def test_the_sources_example_program_is_created_and_a_user_completes_it(client, creator, run_jobs):
+    # "uuid" stands for a badge's id: a creator's own badge is given at completion, anything else is refused.
+    placeholder = post(client, creator, "/programs", json=SOURCE_EXAMPLE)
+    assert placeholder.status_code == 422, placeholder.json
+    assert [d["field"] for d in placeholder.json["error"]["details"]] == ["settings.completion_badge"]
+    badge = post(client, creator, "/badges", json={"name": "Welcomed"}).json
+    body = copy.deepcopy(SOURCE_EXAMPLE)
+    body["settings"]["completion_badge"] = badge["id"]
+
+    created = post(client, creator, "/programs", json=body)
+    assert created.status_code == 201, created.json
+    assert part(created.json, "name", "description", "flow_definition", "status", "version", "enrollment_count") == {
+        "name": "string",
+        "description": "string",
+        "flow_definition": body["flow_definition"],
+        "status": "draft",
+        "version": 1,
+        "enrollment_count": 0,
+    }
+    assert created.json["validation"] == {"valid": True, "errors": [], "warnings": []}
+    published = post(client, creator, f"/programs/{created.json['id']}/publish")
+    assert published.status_code == 200 and published.json["version"] == 1
+
+    user = post(client, creator, "/users", json={"external_id": "crm-1", "display_name": "Kim Api"}).json
+    assert enroll(client, creator, user["id"], created.json["id"], channel="api").status_code == 201
+    run_jobs()
+    assert said(client, creator, user["id"]) == ["Welcome to the program!"]
+    detail = get(client, creator, f"/users/{user['id']}")
+    assert [(e["status"], e["progress"], e["current_node_id"]) for e in detail["program_enrollments"]] == [
+        ("completed", 1.0, "message_1")
+    ]
+    assert [b["badge_name"] for b in detail["badges_earned"]] == ["Welcomed"]
+    assert get(client, creator, f"/programs/{created.json['id']}")["analytics"]["completed_enrollments"] == 1
+
+
+def test_answering_a_question_with_no_way_out_completes_the_program(client, creator, run_jobs):
+    last_question = {
+        "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "ask", "type": "ask_question", "data": {"question": "How was week one?", "save_as": "week_1"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "ask"}],
+    }
+    program = create_program(client, creator, flow_definition=last_question)
+    post(client, creator, f"/programs/{program['id']}/publish")
+    user = post(client, creator, "/users", json={"external_id": "crm-2"}).json
+    session_id = enroll(client, creator, user["id"], program["id"], channel="api").json["session_id"]
+    run_jobs()
+    reply = post(
+        client, creator, "/chat/messages", json={"user_id": "crm-2", "session_id": session_id, "message": "Good"}
+    )
+    assert reply.status_code == 200, reply.json
+    assert part(reply.json["program"], "status", "waiting_for", "messages") == {
+        "status": "completed",
+        "waiting_for": "none",
+        "messages": [],
+    }
+    assert get(client, creator, f"/users/{user['id']}")["profile_data"]["week_1"] == "Good"
 
 
 def test_the_coaching_flow_runs_through_the_api_and_shows_on_the_user(app, client, creator, web_user, run_jobs):

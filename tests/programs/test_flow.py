@@ -44,6 +44,35 @@ def test_exactly_one_start():
         assert f"A flow has exactly one start node; this one has {count}." in messages
 
 
+@pytest.mark.parametrize(
+    "last",
+    [
+        node("last", "send_message", message="Welcome to the program!", delay_hours=0),
+        node("last", "ask_question", question="How did it go?"),
+        node("last", "award_badge", badge_id=BADGE),
+        node("last", "ai_coach", goal="A tip for the week"),
+    ],
+    ids=["message", "question", "badge", "ai coach"],
+)
+def test_a_step_with_no_way_out_is_the_last_one_not_an_error(last):
+    """As in the source's example program: start -> message, and the program is done."""
+    definition = line(node("start", "start"), last)
+    assert errors_of(definition, known_badges={BADGE}) == []
+    graph = flow.Graph(definition)
+    assert graph.next("last") is None and graph.progress("start") == 0.0
+
+
+def test_the_start_must_lead_somewhere():
+    [problem] = errors_of({"nodes": [node("start", "start")], "edges": []})
+    assert problem == {"field": "node:start", "message": "Connect this step to the next one.", "node_id": "start"}
+
+
+def test_a_flow_that_never_ends_is_still_an_error():
+    definition = line(node("start", "start"), node("ask", "ask_question", question="Again?"))
+    definition["edges"].append(edge("back", "ask", "ask"))
+    assert [p["message"] for p in errors_of(definition)] == ["No path from the start reaches an end."]
+
+
 def test_an_unreachable_node_is_named():
     definition = line(node("start", "start"), node("end", "end"))
     definition["nodes"].append(node("orphan", "send_message", message="Nobody gets here"))

@@ -91,7 +91,7 @@ def test_build_connect_and_publish_through_the_builder(app, page):
     assert fragment.lstrip().startswith('<div id="node-list"')
     assert '<div id="diagram" class="flow-diagram-wrap" hx-swap-oob="true">' in fragment
     assert 'id="problems"' in fragment and 'id="program-state"' in fragment
-    assert "Connect this step to the next one." in fragment  # message_1 is not connected yet
+    assert "No path from the start reaches this step." in fragment  # message_1 is not connected yet
     assert "flow-node-error" in fragment
     page.post(f"{base}/nodes", kind="ask_question")
     nodes = [n["id"] for n in draft_of(app, program_id)["nodes"]]
@@ -220,7 +220,9 @@ def test_publishing_an_invalid_draft_shows_the_problems_on_the_nodes(app, page):
     assert response.status_code == 422
     text = body(response)
     assert "The flow is not valid: see the problem on each node." in text
-    assert 'id="node-message_1"' in text and "has-errors" in text and "Connect this step to the next one." in text
+    assert (
+        'id="node-message_1"' in text and "has-errors" in text and "No path from the start reaches this step." in text
+    )
     with app.app_context():
         assert db.session.query(ProgramVersion).count() == 0
 

@@ -39,6 +39,30 @@ def test_yes_takes_the_badge_branch_to_the_end(app, creator, published_program):
     assert transcript.finished and transcript.lines[1].choices == ["Yes", "Not yet"]
 
 
+def test_the_last_step_without_a_way_out_completes_the_preview(app, creator):
+    with app.app_context():
+        creator_id = uuid.UUID(creator.creator_id)
+        badge = services.create_badge(creator_id, "Welcomed", icon="🎉")
+        definition = {
+            "nodes": [
+                {"id": "start", "type": "start", "data": {}},
+                {"id": "message_1", "type": "send_message", "data": {"message": "Welcome to the program!"}},
+            ],
+            "edges": [{"id": "e1", "source": "start", "target": "message_1"}],
+        }
+        program, _ = services.create_program(
+            creator_id, {"name": "Welcome", "flow_definition": definition, "settings": {"completion_badge": badge.id}}
+        )
+        program_id = program.id
+    lines, transcript = run(app, program_id, [])
+    assert lines == [
+        ("message", "Welcome to the program!"),
+        ("badge", "Badge awarded: 🎉 Welcomed"),
+        ("end", "End: the program is complete."),
+    ]
+    assert transcript.finished
+
+
 def test_not_yet_takes_the_wait_branch(app, creator, published_program):
     program_id, _ = published_program(creator)
     lines, transcript = run(app, program_id, ["not"], name="")  # "not" starts only one choice: Not yet
