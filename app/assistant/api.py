@@ -236,6 +236,7 @@ def ollama_health():
 @auth_required(*EDITORS)
 @bp.arguments(schemas.TestEmbeddingSchema)
 @bp.response(200, TestResultSchema)
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def test_embedding(data):
     """Embed a text with a model (the local one by default) and report its size and time."""
     model = data.get("model") or LOCAL_MODEL
@@ -251,6 +252,7 @@ def test_embedding(data):
 @auth_required(*EDITORS)
 @bp.arguments(schemas.TestChatSchema)
 @bp.response(200, TestResultSchema)
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def test_chat(data):
     """Send one message straight to the Ollama chat model (no knowledge, no persona)."""
     model = data.get("model") or persona_for(current_caller().creator).model
