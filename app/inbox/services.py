@@ -274,7 +274,8 @@ def close(conversation: Conversation, member: Member | None, reason: str, summar
     assistant.add_message(
         conversation,
         "system",
-        f"{agent_name(conversation, member)} closed the conversation ({humanize_enum(conversation.close_reason).lower()})",
+        f"{agent_name(conversation, member)} closed the conversation "
+        f"({humanize_enum(conversation.close_reason).lower()})",
     )
     db.session.commit()
     _push(conversation, {"type": "status", "status": conversation.status, "text": "This conversation has been closed."})

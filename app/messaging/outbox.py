@@ -29,7 +29,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from app.audience.consent import may_send, set_consent
 from app.extensions import db
 from app.messaging import channels as twilio_channels
-from app.messaging.twilio_api import TIMEOUT_SECONDS, make_client
+from app.messaging.twilio_api import TIMEOUT_SECONDS, explain, make_client
 from app.models import Channel, ChannelAddress, Conversation, EndUser, InboundEvent, Message, OutboundMessage
 from app.models.audience import ConsentState
 from app.models.base import utcnow
@@ -220,7 +220,9 @@ def _call_twilio(row: OutboundMessage, channel: Channel, user: EndUser, creds) -
     except TwilioRestException as error:
         _handle_error(row, user, error.status, str(error.code or error.status), error.msg)
     except (TwilioException, OSError) as error:  # network: the outcome is unknown, see _retry_unknown
-        _retry_unknown(row, str(error))
+        # The creator reads a sentence; the raw error stays in the log for whoever runs the server.
+        log.warning("twilio send failed", extra={"outbound_id": str(row.id), "error": str(error)[:500]})
+        _retry_unknown(row, explain(error))
     else:
         row.provider_sid = message.sid
         row.sent_at = row.status_updated_at = utcnow()
@@ -262,11 +264,18 @@ def _retry(row: OutboundMessage, code: str | None, text: str) -> None:
 
 
 def _retry_unknown(row: OutboundMessage, text: str) -> None:
-    """The request may or may not have reached Twilio: look before sending again."""
-    if _adopt_from_twilio(row):
+    """The request may or may not have reached Twilio: look before sending again. When Twilio
+    cannot even be asked, the row stays 'sending' and the sweep reconciles it later."""
+    try:
+        found = _adopt_from_twilio(row)
+    except (TwilioException, OSError):
+        row.error_message = text
         db.session.commit()
         return
-    _retry(row, None, f"network error: {text}")
+    if found:
+        db.session.commit()
+        return
+    _retry(row, None, text)
 
 
 def _advance(row: OutboundMessage, status: str) -> bool:
@@ -353,8 +362,9 @@ def reconcile(row_id: uuid.UUID, older_than: timedelta = timedelta(0)) -> str | 
     try:
         found = _adopt_from_twilio(row)
     except (TwilioException, OSError) as error:
-        log.warning("reconciliation lookup failed; will try again", extra={"outbound_id": str(row.id)})
-        row.error_message = f"reconciliation lookup failed: {error}"[:500]
+        extra = {"outbound_id": str(row.id), "error": str(error)[:500]}
+        log.warning("reconciliation lookup failed; will try again", extra=extra)
+        row.error_message = f"Not known yet whether Twilio has it: {explain(error)}"
         db.session.commit()
         return row.status
     if found:

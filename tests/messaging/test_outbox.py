@@ -165,3 +165,19 @@ def test_the_sweep_only_reconciles_stale_rows(app, queued, twilio):
 def _account_sid(app) -> str:
     with app.app_context():
         return db.session.query(Channel).one().configuration["account_sid"]
+
+
+def test_twilio_out_of_reach_is_left_to_the_sweep_with_a_readable_reason(app, queued, twilio, monkeypatch):
+    row_id = queued()
+    fake_twilio = app.config["TWILIO_API_BASE"]
+    monkeypatch.setitem(app.config, "TWILIO_API_BASE", "http://127.0.0.1:9")  # nothing listens on discard
+    # Whether Twilio got it is unknown and cannot be asked: no resend now, the sweep reconciles it.
+    assert _send(app, row_id) == OutboxStatus.SENDING
+    assert _row(app, row_id).error_message == "Could not reach Twilio: check the network."
+    with app.app_context():
+        assert outbox.reconcile(row_id) == OutboxStatus.SENDING
+    reason = _row(app, row_id).error_message
+    assert reason == "Not known yet whether Twilio has it: Could not reach Twilio: check the network."
+    monkeypatch.setitem(app.config, "TWILIO_API_BASE", fake_twilio)
+    with app.app_context():
+        assert outbox.reconcile(row_id) == OutboxStatus.QUEUED  # Twilio is back and has no such message
