@@ -241,8 +241,11 @@ def publish(program_id):
     try:
         version = services.publish(program, current_user.id)
     except ApiError as error:
+        # Back to the builder's own URL, which shows each problem on its node: a reload of the
+        # refusal would otherwise re-POST, and /publish has no page to GET.
         db.session.rollback()
-        return _builder_page(program, status=error.code, message=error.description)
+        flash(error.description, "error")
+        return redirect(url_for("programs.builder", program_id=program.id), 303)
     flash(f"Version {version.number} published: new enrollments run on it.", "success")
     return redirect(url_for("programs.builder", program_id=program.id))
 

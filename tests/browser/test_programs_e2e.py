@@ -93,6 +93,17 @@ def build_four_steps(page: Page, screenshot_dir):
     expect(page.locator("#diagram .flow-node-error")).to_have_count(2)  # added, not connected yet
     expect(page.locator("#problems")).to_contain_text("problems to fix before publishing")
 
+    # Publishing now is refused back at the builder's own URL: a reload GETs it, nothing is re-POSTed.
+    builder_url = page.url
+    assert_page_ok(page, click_and_load(page, "#publish"), "refused publish")
+    assert page.url == builder_url
+    expect(page.locator(".flash-error")).to_have_text("The flow is not valid: see the problem on each node.")
+    expect(page.locator("#diagram .flow-node-error")).to_have_count(2)
+    reloaded = page.reload()
+    assert_page_ok(page, reloaded, "builder reloaded after a refused publish")
+    assert reloaded.request.method == "GET" and page.url == builder_url
+    page.evaluate("window.__marker = 1")
+
     connect(page, "start", "message_1", 1)
     connect(page, "message_1", "question_1", 2)
     connect(page, "question_1", "end", 3)

@@ -92,6 +92,7 @@ def test_build_connect_and_publish_through_the_builder(app, page):
     assert '<div id="diagram" class="flow-diagram-wrap" hx-swap-oob="true">' in fragment
     assert 'id="problems"' in fragment and 'id="program-state"' in fragment
     assert "No path from the start reaches this step." in fragment  # message_1 is not connected yet
+    assert "— none: the program ends here —" in fragment  # a step with no next one is the last
     assert "flow-node-error" in fragment
     page.post(f"{base}/nodes", kind="ask_question")
     nodes = [n["id"] for n in draft_of(app, program_id)["nodes"]]
@@ -217,12 +218,15 @@ def test_publishing_an_invalid_draft_shows_the_problems_on_the_nodes(app, page):
     base = f"/programs/{program_id}"
     page.post(f"{base}/nodes", kind="send_message")  # added, not connected
     response = page.post(f"{base}/publish", htmx=False)
-    assert response.status_code == 422
-    text = body(response)
+    # Back at the builder's own URL (a reload GETs it, nothing is POSTed again), with the problems.
+    assert response.status_code == 303 and response.headers["Location"] == base
+    text = page.text(base)
     assert "The flow is not valid: see the problem on each node." in text
     assert (
         'id="node-message_1"' in text and "has-errors" in text and "No path from the start reaches this step." in text
     )
+    assert "The flow is not valid" not in page.text(base)  # the refusal is told once, the problems stay
+    assert "No path from the start reaches this step." in page.text(base)
     with app.app_context():
         assert db.session.query(ProgramVersion).count() == 0
 
