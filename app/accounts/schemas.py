@@ -6,7 +6,7 @@ from marshmallow import fields, validate, validates_schema
 
 from app.api.schemas import BaseSchema, UTCDateTimeField, list_schema
 from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from app.auth.schemas import POLICY, CreatorSchema, MemberSchema, check_new_password
+from app.auth.schemas import POLICY, POLICY_PATTERN, CreatorSchema, MemberSchema, check_new_password
 from app.models import Role
 
 TONES = ["friendly", "professional", "encouraging", "direct", "playful", "empathetic"]
@@ -68,6 +68,7 @@ class MemberCreateSchema(BaseSchema):
         validate=validate.Length(max=MAX_LENGTH),
         metadata={
             "minLength": MIN_LENGTH,
+            "pattern": POLICY_PATTERN,
             "description": f"Optional; without it the response carries an invite link. {POLICY}",
         },
     )

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template, request
 from app.api import inputs
 from app.api.auth import SECURITY_SCHEMES, rate_limit_key
 from app.api.errors import ApiError
-from app.api.openapi import EdgeErrorsPlugin
+from app.api.openapi import CONVENTIONS, EdgeErrorsPlugin
 from app.api.schemas import ErrorSchema
 from app.extensions import api, limiter
 
@@ -37,7 +37,7 @@ def limit_json_body():
 
 def register_api(app, blueprints):
     api.ERROR_SCHEMA = ErrorSchema  # documents our envelope as the default error
-    api.init_app(app, spec_kwargs={"extra_plugins": [EdgeErrorsPlugin()]})
+    api.init_app(app, spec_kwargs={"extra_plugins": [EdgeErrorsPlugin()], "info": {"description": CONVENTIONS}})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     api.spec.components.response(

@@ -117,7 +117,9 @@ def _json_body():
         return current_app.json.loads(raw)
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, JsonTooDeep
         reason = str(error) if isinstance(error, JsonTooDeep) else f"Not valid JSON: {error}."
-        raise ApiError(400, "The request body is not valid JSON.", details=[{"field": None, "message": reason}])
+        raise ApiError(
+            400, "The request body is not valid JSON.", details=[{"field": None, "message": reason}]
+        ) from error
 
 
 def check_api_request():

@@ -10,6 +10,19 @@ from http import HTTPStatus
 
 from apispec import BasePlugin
 
+from app.api.inputs import MAX_JSON_DEPTH
+
+CONVENTIONS = f"""JSON in and out; errors are always {{"error": {{code, message, details, request_id, timestamp}}}}.
+
+Rules every request follows (a 4xx naming the field otherwise):
+- a JSON body is an object, nested at most {MAX_JSON_DEPTH} levels; malformed JSON is a 400;
+- a field the operation does not document is a 422 (`customPrompt`: did you mean `custom_prompt`?);
+  unknown query parameters are ignored;
+- text (bodies, forms, query strings, path segments) holds no NUL character and no unpaired
+  UTF-16 surrogate: no database can store them;
+- integers are 32-bit unless stated; lists take `page` and `limit`, or `per_page` for `limit`.
+"""
+
 
 def _add(responses: dict, status: int) -> None:
     if status not in responses and str(status) not in responses:

@@ -87,12 +87,13 @@ class BaseSchema(Schema, metaclass=_BaseSchemaMeta):
 
     def handle_error(self, error: ValidationError, data, *, many: bool, **kwargs):
         """Name each unknown field, and the known one it was probably meant to be."""
-        if not isinstance(error.messages, dict) or not isinstance(data, dict):
+        if not isinstance(error.messages, dict) or not isinstance(data, Mapping):
             return
+        sent = set(data)  # a JSON object, or webargs' proxy of a form (keys only: it answers `missing` for others)
         known = {field.data_key or name: field for name, field in self.fields.items()}
         by_style = {_normalized(key): key for key, field in known.items() if not field.dump_only}
         for key, messages in error.messages.items():
-            if key not in data or messages != [self.error_messages["unknown"]]:
+            if key not in sent or messages != [self.error_messages["unknown"]]:
                 continue
             if key in known:
                 error.messages[key] = [f"{key} is read-only: it cannot be set."]

@@ -9,6 +9,9 @@ POLICY = (
     f"{MIN_LENGTH} to {MAX_LENGTH} characters, not only letters nor only digits, "
     "not a common password, not the e-mail address"
 )
+# What the pattern can say of the policy: a letter and a digit, or a symbol (it is slightly
+# stricter than the server, which takes any non-letter, non-digit character as a symbol).
+POLICY_PATTERN = r"[0-9][\s\S]*[A-Za-z]|[A-Za-z][\s\S]*[0-9]|[ -/:-@\[-`{-~]"
 
 
 class PasswordField(fields.String):
@@ -20,7 +23,7 @@ class NewPasswordField(PasswordField):
     """A password being set: the policy (checked with its own messages by check_new_password) is in the document."""
 
     def __init__(self, **kwargs):
-        super().__init__(metadata={"minLength": MIN_LENGTH, "description": POLICY}, **kwargs)
+        super().__init__(metadata={"minLength": MIN_LENGTH, "pattern": POLICY_PATTERN, "description": POLICY}, **kwargs)
 
 
 def check_new_password(data, field="password", email=None):

@@ -3,6 +3,8 @@ unknown fields named (with the field that was meant), JSON that is malformed, to
 or not an object, text no database can store (NUL, unpaired surrogates), integers
 past what a column holds; and `per_page` is the lists' other name for `limit`."""
 
+import io
+import re
 import uuid
 
 import pytest
@@ -60,6 +62,27 @@ def test_a_smuggled_tenant_field_is_refused_not_ignored(client, two_creators):
     )
     assert response.status_code == 422 and details(response)[0]["field"] == "creator_id"
     assert client.get("/api/v1/knowledge-bases", headers=alice.headers).json["pagination"]["total"] == 0
+
+
+def test_an_unknown_form_field_of_an_upload_is_named_too(client, creator):
+    kb = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Guide"}).json
+    response = client.post(
+        f"/api/v1/knowledge-bases/{kb['id']}/documents",
+        headers=creator.headers,
+        data={"file": (io.BytesIO(b"Rest two days a week."), "rest.txt"), "Title": "Rest"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert details(response) == [{"field": "Title", "message": "Unknown field Title: did you mean title?"}]
+    nul = client.post(
+        f"/api/v1/knowledge-bases/{kb['id']}/documents",
+        headers=creator.headers,
+        data={"file": (io.BytesIO(b"Rest two days a week."), "rest.txt"), "title": "Re\u0000st"},
+        content_type="multipart/form-data",
+    )
+    assert nul.status_code == 422 and details(nul)[0]["field"] == "title"
+    listed = client.get(f"/api/v1/knowledge-bases/{kb['id']}/documents", headers=creator.headers).json
+    assert listed["pagination"]["total"] == 0
 
 
 def test_unknown_query_parameters_are_still_ignored(client, creator):
@@ -240,6 +263,7 @@ def test_the_document_states_the_phone_password_and_timezone_rules(spec):
     for schema, field in (("Register", "password"), ("ResetConfirm", "new_password"), ("MemberCreate", "password")):
         password = schemas[schema]["properties"][field]
         assert (password["minLength"], password["maxLength"]) == (10, 128), schema
+        assert re.search(password["pattern"], "two-rest-days") and not re.search(password["pattern"], "onlyletters")
         assert "common password" in password["description"]
     lookup = parameter(spec, "/api/v1/users/lookup", "get", "phone")["schema"]
     assert lookup["pattern"] == r"^\+[1-9]\d{7,14}$"
