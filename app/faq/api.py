@@ -31,6 +31,7 @@ def list_faqs(query):
 @auth_required(*EDITORS)
 @bp.arguments(schemas.FaqEntrySchema)
 @bp.response(201, schemas.FaqEntrySchema)
+@bp.alt_response(409, description="Published, it would ask a question another published entry asks: details name it")
 def create_faq(data):
     """A question with its variants and answer; published entries answer matching messages instantly."""
     return services.save_entry(current_caller().creator_id, data)
@@ -47,6 +48,7 @@ def get_faq(faq_id: uuid.UUID):
 @auth_required(*EDITORS)
 @bp.arguments(schemas.FaqUpdateSchema)
 @bp.response(200, schemas.FaqEntrySchema)
+@bp.alt_response(409, description="Published, it would ask a question another published entry asks: details name it")
 def update_faq(data, faq_id: uuid.UUID):
     """Change any field; publish a draft with {"status": "published"} once it has an answer."""
     creator_id = current_caller().creator_id

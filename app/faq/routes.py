@@ -37,6 +37,14 @@ def _index(form=None, extract_form=None, warm_form=None, status=200):
     return page, status
 
 
+def _show_refusal(form: FaqForm, error: ApiError) -> None:
+    """The service's refusal on the field it names: a question another published entry already
+    asks on the question or the variants, a missing answer on the answer."""
+    named = error.details[0].get("field") if isinstance(error.details, list) and error.details else None
+    field = form._fields.get(named) or form.answer
+    field.errors.append(error.description)
+
+
 @bp.route("/")
 def index():
     return _index()
@@ -50,7 +58,7 @@ def create():
     try:
         entry = services.save_entry(current_user.creator_id, form.entry_data())
     except ApiError as error:
-        form.answer.errors.append(error.description)
+        _show_refusal(form, error)
         return _index(form=form, status=422)
     flash(f"FAQ entry “{entry.question}” saved.", "success")
     return redirect(url_for("faq.index"))
@@ -74,7 +82,7 @@ def edit(entry_id: uuid.UUID):
             flash("FAQ entry saved.", "success")
             return redirect(url_for("faq.index"))
         except ApiError as error:
-            form.answer.errors.append(error.description)
+            _show_refusal(form, error)
     return render_template("faq/edit.html", entry=entry, form=form), 422 if form.errors else 200
 
 

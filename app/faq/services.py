@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.api.errors import ApiError
 from app.extensions import db
 from app.knowledge.embeddings import LOCAL_MODEL, get_embedder
-from app.models import Conversation, FaqEntry, FaqStatus, Message
+from app.models import Conversation, Creator, FaqEntry, FaqStatus, Message
 from app.models.base import utcnow
 from app.tenancy import get_for_creator
 
@@ -100,8 +100,35 @@ def save_entry(creator_id: uuid.UUID, data: dict, entry: FaqEntry | None = None)
             details=[{"field": "answer", "message": "Required to publish."}],
         )
     entry.embeddings = _unit_rows(_phrasings(entry)).tobytes()
+    if entry.status == FaqStatus.PUBLISHED:
+        _refuse_duplicate(creator_id, entry)
     db.session.commit()
     return entry
+
+
+def _refuse_duplicate(creator_id: uuid.UUID, entry: FaqEntry) -> None:
+    """409 naming the other published entry that one of `entry`'s phrasings already asks: two
+    published answers to one question would contradict each other, and only one would ever match."""
+    # Two saves at once are checked one after the other: the flush's write holds off the other on
+    # SQLite, the creator's row lock on PostgreSQL; the second then sees the first entry.
+    db.session.flush()
+    db.session.get(Creator, creator_id, with_for_update=True)
+    others = db.session.scalars(
+        select(FaqEntry).where(
+            FaqEntry.creator_id == creator_id, FaqEntry.status == FaqStatus.PUBLISHED, FaqEntry.id != entry.id
+        )
+    )
+    taken = {normalize_question(p): other for other in others for p in _phrasings(other)}
+    asked = [("question", entry.question)] + [("question_variants", v) for v in entry.question_variants]
+    for field, phrasing in asked:
+        other = taken.get(normalize_question(phrasing))
+        if other is not None:
+            db.session.rollback()
+            message = (
+                f"“{phrasing}” is already answered by the published entry “{other.question}”: "
+                "edit that entry, or keep this one as a draft."
+            )
+            raise ApiError(409, message, details=[{"field": field, "message": message, "faq_id": str(other.id)}])
 
 
 def delete_entry(entry: FaqEntry) -> None:

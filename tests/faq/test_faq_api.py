@@ -93,6 +93,46 @@ def test_entries_are_listed_updated_published_and_deleted(client, creator):
     assert client.get(f"/api/v1/faq/{draft['id']}", headers=creator.headers).status_code == 404
 
 
+def test_a_second_published_entry_asking_the_same_question_is_a_conflict_naming_the_first(client, two_creators):
+    alice, bob = two_creators
+    first = create_faq(client, alice)
+    contradicting = {**REST, "answer": "Rest days are for the weak.", "question_variants": []}
+    for body, field, phrasing in (
+        (
+            contradicting | {"question": "how many REST days should I take"},
+            "question",
+            "how many REST days should I take",
+        ),
+        (contradicting | {"question": "Do I need rest days?"}, "question", "Do I need rest days?"),  # a variant
+        (
+            contradicting | {"question": "Rest?", "question_variants": ["Fine", "How many rest days should I take!"]},
+            "question_variants",
+            "How many rest days should I take!",
+        ),
+    ):
+        response = client.post("/api/v1/faq", headers=alice.headers, json=body)
+        assert response.status_code == 409, response.json
+        error = response.json["error"]
+        assert error["code"] == "CONFLICT" and f"“{REST['question']}”" in error["message"]
+        assert error["details"] == [{"field": field, "message": error["message"], "faq_id": first["id"]}]
+        assert f"“{phrasing}”" in error["message"]
+    assert client.get("/api/v1/faq", headers=alice.headers).json["pagination"]["total"] == 1
+
+    # A draft may repeat it (to rework the answer), but is not published while the first is.
+    draft = create_faq(client, alice, **contradicting, status="draft")
+    publish = client.patch(f"/api/v1/faq/{draft['id']}", headers=alice.headers, json={"status": "published"})
+    assert publish.status_code == 409 and publish.json["error"]["details"][0]["faq_id"] == first["id"]
+    assert client.get(f"/api/v1/faq/{draft['id']}", headers=alice.headers).json["status"] == "draft"
+    # The first entry is edited freely, and another creator may ask the same question.
+    edited = client.patch(f"/api/v1/faq/{first['id']}", headers=alice.headers, json={"answer": "Two or three."})
+    assert edited.status_code == 200 and edited.json["answer"] == "Two or three."
+    create_faq(client, bob)
+    # With the first unpublished, the other may take its place.
+    client.patch(f"/api/v1/faq/{first['id']}", headers=alice.headers, json={"status": "draft"})
+    published = client.patch(f"/api/v1/faq/{draft['id']}", headers=alice.headers, json={"status": "published"})
+    assert published.status_code == 200 and published.json["answer"] == "Rest days are for the weak."
+
+
 def test_agents_are_refused_the_faq_as_on_the_dashboard(client, creator, make_member):
     agent = make_member(creator, "agent")
     assert client.get("/api/v1/faq", headers=agent.headers).status_code == 403

@@ -1,5 +1,7 @@
 """The FAQ & cache page: entries, review of suggested drafts, warming and clearing the cache."""
 
+import html as html_lib
+
 from tests.assistant.test_chat_api import chat, coach  # noqa: F401  (fixture)
 from tests.conftest import csrf_token_from
 from tests.faq.test_faq_api import RESTLESS, stats
@@ -43,6 +45,20 @@ def test_bad_form_input_is_shown_and_nothing_is_saved(client, coach, page_login)
     )
     assert no_answer.status_code == 422 and "A published FAQ entry needs an answer." in no_answer.get_data(as_text=True)
     assert client.get("/api/v1/faq", headers=coach.headers).json["faqs"] == []
+
+
+def test_a_duplicate_published_question_is_shown_on_its_field_and_not_saved(client, coach, page_login):  # noqa: F811
+    _, token = open_page(client, coach, page_login)
+    form = {"csrf_token": token, "question": "Refunds?", "answer": "Yes, within 14 days.", "status": "published"}
+    assert client.post("/faq/new", data=form).status_code == 302
+    again = form | {"question": "Money back?", "question_variants": "refunds", "answer": "Never."}
+    response = client.post("/faq/new", data=again)
+    assert response.status_code == 422
+    html = html_lib.unescape(response.get_data(as_text=True))
+    message = "“refunds” is already answered by the published entry “Refunds?”"
+    variants = html[html.index('name="question_variants"') :]
+    assert message in variants[: variants.index('name="answer"')]  # under the variants field
+    assert [f["answer"] for f in client.get("/api/v1/faq", headers=coach.headers).json["faqs"]] == [form["answer"]]
 
 
 def test_suggest_review_and_publish_a_draft(client, coach, page_login):  # noqa: F811
