@@ -191,21 +191,14 @@ def _handler(fake: FakeTwilio):
                 and (not query.get("To") or m["to"] == query["To"])
                 and (not query.get("From") or m["from"] == query["From"])
             ]
+            self._send_page("messages", rows, query)
+
+        def _send_page(self, key: str, rows: list, query: dict):
+            """One page of a Twilio list resource, in Twilio's page envelope."""
             size = int(query.get("PageSize") or 50)
-            self._send(
-                200,
-                {
-                    "messages": rows[:size],
-                    "first_page_uri": self.path,
-                    "next_page_uri": None,
-                    "previous_page_uri": None,
-                    "page": 0,
-                    "page_size": size,
-                    "start": 0,
-                    "end": min(size, len(rows)),
-                    "uri": self.path,
-                },
-            )
+            page = {"first_page_uri": self.path, "next_page_uri": None, "previous_page_uri": None, "uri": self.path}
+            page |= {"page": 0, "page_size": size, "start": 0, "end": min(size, len(rows))}
+            self._send(200, {key: rows[:size], **page})
 
         def _numbers(self, sid: str, query: dict):
             # Like Twilio, PhoneNumber matches partial numbers (`*` is any digit): "+1555" finds several,
@@ -224,21 +217,7 @@ def _handler(fake: FakeTwilio):
                 }
                 for n in found
             ]
-            size = int(query.get("PageSize") or 50)
-            self._send(
-                200,
-                {
-                    "incoming_phone_numbers": rows[:size],
-                    "first_page_uri": self.path,
-                    "next_page_uri": None,
-                    "previous_page_uri": None,
-                    "page": 0,
-                    "page_size": size,
-                    "start": 0,
-                    "end": min(size, len(rows)),
-                    "uri": self.path,
-                },
-            )
+            self._send_page("incoming_phone_numbers", rows, query)
 
         def do_GET(self):
             self._handle("GET")
