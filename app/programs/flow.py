@@ -16,8 +16,8 @@ condition. Node types and their data:
 - end: {"message"?}
 
 A step with no edge out is the last one: the program is complete once it has run (as the
-source's example program, start -> message, ends after its message). Only the start and a
-condition must lead somewhere; an edge to a node that is not there is an error.
+source's example program, start -> message, ends after its message). Only the start, a
+condition and a wait must lead somewhere; an edge to a node that is not there is an error.
 
 `validate` returns every problem as {"node_id"?, "edge_id"?, "field", "message"}
 so the API can answer 422 with them and the builder can show each on its node.
@@ -357,6 +357,8 @@ def _check_shape(by_id: dict, outgoing: dict, report: Report) -> None:
                 report.errors.append(Problem("A condition needs one 'yes' and one 'no' way out.", where, node_id))
         elif kind == "start" and not out:
             report.errors.append(Problem("Connect this step to the next one.", where, node_id))
+        elif kind == "wait" and not out:  # a last wait would end the program at once, not after waiting
+            report.errors.append(Problem("Connect this wait to the step that follows it.", where, node_id))
         elif len(out) > 1:
             report.errors.append(Problem("This step has more than one way out.", where, node_id))
         if kind != "condition" and any(edge.get("branch") for edge in out):
@@ -384,7 +386,7 @@ def _check_shape(by_id: dict, outgoing: dict, report: Report) -> None:
 
 def ends_flow(node: dict, out: list) -> bool:
     """An end node, or a step with no way out: the program is complete after it."""
-    return node["type"] == "end" or (not out and node["type"] not in ("start", "condition"))
+    return node["type"] == "end" or (not out and node["type"] not in ("start", "condition", "wait"))
 
 
 def _reachable(start: str, outgoing: dict) -> set[str]:

@@ -67,6 +67,13 @@ def test_the_start_must_lead_somewhere():
     assert problem == {"field": "node:start", "message": "Connect this step to the next one.", "node_id": "start"}
 
 
+def test_a_wait_must_lead_somewhere():
+    """Ending on a wait would complete the program at once, not after the wait."""
+    definition = line(node("start", "start"), node("pause", "wait", hours=24))
+    messages = [p["message"] for p in errors_of(definition)]
+    assert "Connect this wait to the step that follows it." in messages
+
+
 def test_a_flow_that_never_ends_is_still_an_error():
     definition = line(node("start", "start"), node("ask", "ask_question", question="Again?"))
     definition["edges"].append(edge("back", "ask", "ask"))
