@@ -3,7 +3,7 @@
 Views document their own success and domain errors (a 409, a 503); the edge
 answers these for any operation, so they are added here once:
 429 everywhere (rate limits), 404 where the path names a resource, 422 where
-there is any input (parameters or a body), 400 and 413 where a JSON body is read.
+there is any input (parameters or a body), 400 and 413 where a body is read.
 """
 
 from http import HTTPStatus
@@ -42,6 +42,6 @@ class EdgeErrorsPlugin(BasePlugin):
                 _add(responses, 404)
             if names_resource or operation.get("parameters") or body:
                 _add(responses, 422)
-            if "application/json" in body.get("content", {}):
+            if body:  # malformed (JSON, multipart) or too large
                 _add(responses, 400)
                 _add(responses, 413)

@@ -38,6 +38,9 @@ def _bounded(field: fields.Field) -> None:
 
 
 class _BaseSchemaMeta(SchemaMeta):
+    """Adds at declaration what every schema gets, so the OpenAPI document (which may read
+    a schema class's declared fields) states it too: integer bounds and the per_page alias."""
+
     @classmethod
     def get_declared_fields(mcs, klass, cls_fields, inherited_fields, dict_cls=dict):
         declared = super().get_declared_fields(klass, cls_fields, inherited_fields, dict_cls)
