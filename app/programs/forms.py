@@ -5,6 +5,7 @@ from wtforms import BooleanField, FloatField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from app.audience import services as audience
 from app.models import ProgramStatus
 from app.programs import engine, flow, preview
 from app.programs.services import NODE_TITLES
@@ -257,8 +258,7 @@ class PreviewForm(FlaskForm):
         for line in _lines(self.profile.data):
             key, _, value = line.partition(":")
             fields[key.strip()] = value.strip()
-        tags = [t.strip() for t in (self.tags.data or "").split(",") if t.strip()]
-        return preview.TestUser.of((self.name.data or "").strip(), fields, tags)
+        return preview.TestUser.of((self.name.data or "").strip(), fields, audience.split_tags(self.tags.data))
 
     def answer_list(self) -> list[str]:
         return _lines(self.answers.data)

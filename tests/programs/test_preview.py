@@ -164,3 +164,15 @@ def test_an_invalid_structure_is_not_previewed(app, client, creator, page_login)
     assert (
         "The flow cannot be previewed until these are fixed:" in text and "Connect this step to the next one." in text
     )
+
+
+def test_the_preview_form_splits_tags_as_the_audience_does(app):
+    from werkzeug.datastructures import MultiDict
+
+    from app.programs.forms import PreviewForm
+
+    with app.test_request_context():
+        form = PreviewForm(
+            formdata=MultiDict({"name": "Dana", "tags": "runner; vip|runner, beginner"}), meta={"csrf": False}
+        )
+        assert form.test_user().tags == ["runner", "vip", "beginner"]
