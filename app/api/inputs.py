@@ -102,6 +102,7 @@ def unsafe_strings(value, path: tuple = ()) -> list[dict]:
 def _parameter_problems(pairs) -> list[dict]:
     problems = []
     for name, value in pairs:
+        name = name if isinstance(name, str) else ""  # a multipart part whose name does not parse
         message = _unsafe_text_problem(name) or (_unsafe_text_problem(value) if isinstance(value, str) else None)
         if message:
             problems.append({"field": _printable(name), "message": message})

@@ -95,10 +95,13 @@ class BaseSchema(Schema, metaclass=_BaseSchemaMeta):
         sent = set(data)  # a JSON object, or webargs' proxy of a form (keys only: it answers `missing` for others)
         known = {field.data_key or name: field for name, field in self.fields.items()}
         by_style = {_normalized(key): key for key, field in known.items() if not field.dump_only}
-        for key, messages in error.messages.items():
+        for key, messages in list(error.messages.items()):
             if key not in sent or messages != [self.error_messages["unknown"]]:
                 continue
-            if key in known:
+            if not isinstance(key, str):  # a multipart part whose name does not parse
+                del error.messages[key]
+                error.messages[""] = ["A form field has no readable name."]
+            elif key in known:
                 error.messages[key] = [f"{key} is read-only: it cannot be set."]
             elif (match := by_style.get(_normalized(key))) is not None:
                 error.messages[key] = [f"Unknown field {key}: did you mean {match}?"]

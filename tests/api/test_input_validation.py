@@ -85,6 +85,22 @@ def test_an_unknown_form_field_of_an_upload_is_named_too(client, creator):
     assert listed["pagination"]["total"] == 0
 
 
+def test_a_form_part_whose_name_does_not_parse_is_a_422(client, creator):
+    kb = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Guide"}).json
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="\x1d\\"\r\n\r\nvalue\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nRest well.\r\n--XX--\r\n'
+    )
+    response = client.post(
+        f"/api/v1/knowledge-bases/{kb['id']}/documents",
+        headers=creator.headers,
+        data=body,
+        content_type="multipart/form-data; boundary=XX",
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert details(response) == [{"field": None, "message": "A form field has no readable name."}]
+
+
 def test_unknown_query_parameters_are_still_ignored(client, creator):
     assert client.get("/api/v1/api-keys?_=12345&utm_source=x", headers=creator.headers).status_code == 200
 
