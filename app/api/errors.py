@@ -5,8 +5,10 @@ Pages get an HTML error page instead; neither ever shows a traceback.
 """
 
 from flask import current_app, g, jsonify, render_template, request
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.extensions import db
 from app.models.base import utcnow
 
 # HTTP status -> the code of creator-hub-api "Common Error Codes".
@@ -145,7 +147,17 @@ def handle_unexpected_exception(error: Exception):
     return render_template("errors/error.html", status=500, message=MESSAGES[500]), 500
 
 
+def handle_vanished_row(error: Exception):
+    """Another request deleted a row this one was changing or re-reading: it is gone, as if the
+    delete had come first (no version columns are used, so nothing else raises these)."""
+    db.session.rollback()
+    current_app.logger.info("row deleted by a concurrent request", extra={"error": str(error)})
+    return handle_http_exception(ApiError(404, "The resource was deleted meanwhile."))
+
+
 def register_error_handlers(app):
+    app.register_error_handler(StaleDataError, handle_vanished_row)
+    app.register_error_handler(ObjectDeletedError, handle_vanished_row)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_exception)
     app.register_error_handler(InternalServerError, handle_unexpected_exception)

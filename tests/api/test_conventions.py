@@ -167,3 +167,35 @@ def test_pages_redirect_to_login_but_api_answers_401_json(client, path):
     response = client.get(path)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.get("/api/v1/creators/profile").status_code == 401
+
+
+def test_a_row_deleted_by_another_request_meanwhile_is_a_404_not_a_500(make_app, creator):
+    """Two requests race: one deletes what the other is changing. The loser's UPDATE matches no
+    row (StaleDataError) or its refresh finds none (ObjectDeletedError): the thing is gone, a 404."""
+    from sqlalchemy import delete, select
+
+    from app.extensions import db
+    from app.models import KnowledgeBase
+
+    racing = make_app(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    @racing.route("/api/v1/racing/<how>")  # a GET: the test route has no CSRF exemption
+    def rename_while_deleted(how):
+        kb = db.session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == "Course"))
+        with db.engine.begin() as other_request:
+            other_request.execute(delete(KnowledgeBase).where(KnowledgeBase.id == kb.id))
+        if how == "update":
+            kb.name = "Renamed"
+            db.session.commit()
+        else:
+            db.session.expire(kb)
+            return {"name": kb.name}
+        return {}
+
+    client = racing.test_client()
+    for how in ("update", "refresh"):
+        created = client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Course"})
+        assert created.status_code == 201
+        response = client.get(f"/api/v1/racing/{how}")
+        assert response.status_code == 404, (how, response.get_data(as_text=True))
+        assert response.json["error"]["code"] == "RESOURCE_NOT_FOUND"
