@@ -5,6 +5,7 @@ Pages get an HTML error page instead; neither ever shows a traceback.
 """
 
 from flask import current_app, g, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -155,7 +156,24 @@ def handle_vanished_row(error: Exception):
     return handle_http_exception(ApiError(404, "The resource was deleted meanwhile."))
 
 
+def _is_unique_violation(error: IntegrityError) -> bool:
+    # psycopg: SQLSTATE 23505; sqlite3: "UNIQUE constraint failed: ..."
+    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error.orig)
+
+
+def handle_integrity_error(error: IntegrityError):
+    """A unique index refusing a row: the views check first, so another request created the
+    same thing between that check and this commit (a 409, as the check would have said).
+    Any other integrity error is a bug, and stays a 500."""
+    db.session.rollback()
+    if not _is_unique_violation(error):
+        return handle_unexpected_exception(error)
+    current_app.logger.info("unique row created by a concurrent request", extra={"error": str(error.orig)})
+    return handle_http_exception(ApiError(409, "Another request created the same thing meanwhile."))
+
+
 def register_error_handlers(app):
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_vanished_row)
     app.register_error_handler(ObjectDeletedError, handle_vanished_row)
     app.register_error_handler(HTTPException, handle_http_exception)

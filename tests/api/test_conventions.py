@@ -199,3 +199,28 @@ def test_a_row_deleted_by_another_request_meanwhile_is_a_404_not_a_500(make_app,
         response = client.get(f"/api/v1/racing/{how}")
         assert response.status_code == 404, (how, response.get_data(as_text=True))
         assert response.json["error"]["code"] == "RESOURCE_NOT_FOUND"
+
+
+def test_a_duplicate_created_by_another_request_meanwhile_is_a_409_not_a_500(make_app, creator):
+    """Both requests pass the "name free?" check, the unique index lets one in: the other is a 409."""
+    import uuid as uuid_module
+
+    from app.extensions import db
+    from app.models import KnowledgeBase
+
+    racing = make_app(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    @racing.route("/api/v1/racing-create")
+    def create_after_the_check():
+        kb = KnowledgeBase(creator_id=uuid_module.UUID(creator.creator_id), name="Course", embedding_model="x")
+        db.session.add(kb)
+        db.session.commit()
+        return {}
+
+    client = racing.test_client()
+    assert client.post("/api/v1/knowledge-bases", headers=creator.headers, json={"name": "Course"}).status_code == 201
+    response = client.get("/api/v1/racing-create")
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert response.json["error"]["code"] == "CONFLICT"
+    listed = client.get("/api/v1/knowledge-bases", headers=creator.headers).json
+    assert listed["pagination"]["total"] == 1
