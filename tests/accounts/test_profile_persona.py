@@ -4,20 +4,20 @@
 def test_profile_read_and_update(client, creator):
     profile = client.get("/api/v1/creators/profile", headers=creator.headers).json
     assert profile["id"] == creator.creator_id and profile["created_at"].endswith("Z")
-    updated = client.put(
-        "/api/v1/creators/profile",
-        headers=creator.headers,
-        json={
-            "company_name": "Peak Form",
-            "timezone": "Europe/Lisbon",
-            "website": "https://peak.example",
-            "subscription_tier": "enterprise",
-            "id": "someone-else",
-        },
-    )
+    changes = {"company_name": "Peak Form", "timezone": "Europe/Lisbon", "website": "https://peak.example"}
+    updated = client.put("/api/v1/creators/profile", headers=creator.headers, json=changes)
     assert updated.status_code == 200
     assert updated.json["company_name"] == "Peak Form" and updated.json["timezone"] == "Europe/Lisbon"
     assert updated.json["subscription_tier"] == "free" and updated.json["id"] == creator.creator_id
+
+
+def test_profile_refuses_fields_it_does_not_let_you_set_and_changes_nothing(client, creator):
+    smuggled = {"company_name": "Peak Form", "subscription_tier": "enterprise", "id": "someone-else"}
+    refused = client.put("/api/v1/creators/profile", headers=creator.headers, json=smuggled)
+    assert refused.status_code == 422
+    assert {d["field"] for d in refused.json["error"]["details"]} == {"subscription_tier", "id"}
+    profile = client.get("/api/v1/creators/profile", headers=creator.headers).json
+    assert profile["subscription_tier"] == "free" and profile["company_name"] != "Peak Form"
 
 
 def test_profile_rejects_bad_values_and_keeps_the_old_ones(client, creator):
