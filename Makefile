@@ -34,8 +34,10 @@ seed: migrate
 	$(APP) $(BIN)/flask seed-demo
 
 # gunicorn as the Procfile's web runs it; the request-line limit is gunicorn's maximum (it clamps larger ones).
+# No control socket: we never use it, and its default path is one per machine, shared by every gunicorn.
 GUNICORN_OPTIONS := --worker-class app.serving.WebWorker --threads $${WEB_THREADS:-512} \
-  --worker-connections $${WEB_CONNECTIONS:-2048} --limit-request-line 8190 --limit-request-field_size 16384
+  --worker-connections $${WEB_CONNECTIONS:-2048} --limit-request-line 8190 --limit-request-field_size 16384 \
+  --no-control-socket
 
 ## The whole product on embedded defaults (SQLite, in-process RQ worker and
 ## scheduler on fakeredis, local Chroma, offline AI) at http://127.0.0.1:5000

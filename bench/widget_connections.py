@@ -87,6 +87,7 @@ class Server:
             f"--worker-connections={WEB_CONNECTIONS}",
             f"--bind=127.0.0.1:{self.port}",
             "--log-level=warning",
+            "--no-control-socket",
             "wsgi:app",
         ]
         self.log = tempfile.TemporaryFile()

@@ -26,8 +26,7 @@ def embedded_env(instance: Path, **extra) -> dict:
     """The environment of `make run`: development, embedded defaults, the given instance folder."""
     drop = {"DATABASE_URL", "REDIS_URL", "CHROMA_HOST", "OLLAMA_HOST", "APP_ENV", "FLASK_APP"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    # XDG_RUNTIME_DIR: gunicorn's control socket goes there, not to one path shared with other gunicorns.
-    paths = {"INSTANCE_PATH": str(instance), "XDG_RUNTIME_DIR": str(instance), "PATH": f"{BIN}:{env.get('PATH', '')}"}
+    paths = {"INSTANCE_PATH": str(instance), "PATH": f"{BIN}:{env.get('PATH', '')}"}
     return env | paths | extra
 
 
@@ -93,7 +92,14 @@ def gunicorn(fresh_instance):
         process = subprocess.Popen(
             make_run_command(port),
             cwd=ROOT,
-            env=embedded_env(fresh_instance, WEB_THREADS="8", WEB_CONNECTIONS="32", MAX_REQUEST_LINE_BYTES="5000"),
+            # HOME here: gunicorn's control socket would default to ~/.gunicorn, one path per machine.
+            env=embedded_env(
+                fresh_instance,
+                HOME=str(fresh_instance),
+                WEB_THREADS="8",
+                WEB_CONNECTIONS="32",
+                MAX_REQUEST_LINE_BYTES="5000",
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -123,6 +129,10 @@ def get(port: int, target: str, headers: dict | None = None):
 def test_gunicorn_starts_the_embedded_job_threads_without_a_request(gunicorn):
     _port, log_path = gunicorn
     assert wait_for(lambda: STARTED in log_path.read_text()), log_path.read_text()[-3000:]
+
+
+def test_gunicorn_opens_no_control_socket_another_gunicorn_would_share(gunicorn, fresh_instance):
+    assert not (fresh_instance / ".gunicorn").exists()
 
 
 def envelope(content_type, body) -> dict:
