@@ -257,7 +257,7 @@ def test_a_bad_edit_is_a_422_and_changes_nothing(app, client, creator, make_twil
 
 
 def test_delete_releases_the_number_and_keeps_the_outbox_readable(
-    app, client, two_creators, make_twilio_channel, twilio, run_jobs
+    app, client, two_creators, make_twilio_channel, twilio, run_jobs, page_login
 ):
     alice, bob = two_creators
     channel, token = make_twilio_channel(alice, "sms", "+15550001111")
@@ -278,6 +278,9 @@ def test_delete_releases_the_number_and_keeps_the_outbox_readable(
     with app.app_context():
         row = db.session.get(Channel, uuid.UUID(channel["id"]))
         assert row.status == "removed" and row.encrypted_secrets is None
+        name = row.channel_name
+    page_login(client, alice.email)
+    assert f"{name} (removed)</option>" in client.get("/messaging/outbox").get_data(as_text=True)
     # The number is free: it stops receiving here, and its owner may connect it again.
     assert signed_post(client, "/webhooks/inbound", inbound_params(body="Hello?"), token).status_code == 403
     again, _ = make_twilio_channel(alice, "sms", "+15550001111")
