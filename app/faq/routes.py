@@ -2,7 +2,7 @@
 
 import uuid
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.api.errors import ApiError
@@ -50,8 +50,10 @@ def index():
     return _index()
 
 
-@bp.route("/new", methods=["POST"])
+@bp.route("/new", methods=["GET", "POST"])
 def create():
+    if request.method == "GET":  # the address bar after a refused form: back to the page that holds it
+        return redirect(url_for("faq.index"))
     form = FaqForm()
     if not form.validate_on_submit():
         return _index(form=form, status=422)

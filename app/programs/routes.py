@@ -73,8 +73,10 @@ def index():
     return _index()
 
 
-@bp.route("/new", methods=["POST"])
+@bp.route("/new", methods=["GET", "POST"])
 def create():
+    if request.method == "GET":  # the address bar after a refused form: back to the page that holds it
+        return redirect(url_for("programs.index"))
     form = ProgramForm()
     if not form.validate_on_submit():
         return _index(form=form, status=422)
@@ -276,9 +278,11 @@ def delete(program_id):
     return redirect(url_for("programs.index"))
 
 
-@bp.route("/<uuid:program_id>/settings", methods=["POST"])
+@bp.route("/<uuid:program_id>/settings", methods=["GET", "POST"])
 def settings(program_id):
     program = _program(program_id)
+    if request.method == "GET":  # the address bar after refused settings: the builder holds the form
+        return redirect(url_for("programs.builder", program_id=program.id, _anchor="settings"))
     form = SettingsForm()
     form.set_badges(services.badges(program.creator_id))
     if form.validate_on_submit():

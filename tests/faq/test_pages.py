@@ -45,6 +45,8 @@ def test_bad_form_input_is_shown_and_nothing_is_saved(client, coach, page_login)
     )
     assert no_answer.status_code == 422 and "A published FAQ entry needs an answer." in no_answer.get_data(as_text=True)
     assert client.get("/api/v1/faq", headers=coach.headers).json["faqs"] == []
+    # The address bar now shows /faq/new: opening it again leads back to the page, not a 405.
+    assert client.get("/faq/new").headers["Location"].endswith("/faq/")
 
 
 def test_a_duplicate_published_question_is_shown_on_its_field_and_not_saved(client, coach, page_login):  # noqa: F811

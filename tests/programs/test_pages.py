@@ -76,6 +76,14 @@ def test_a_new_program_needs_a_name(page):
     assert response.status_code == 422 and "This field is required." in body(response)
 
 
+def test_the_address_of_a_refused_form_leads_back_to_its_page(page, creator, published_program):
+    """After a refused form the address bar shows the POST's URL: opening it again is no 405."""
+    program_id, _ = published_program(creator)
+    assert page.client.get("/programs/new").headers["Location"].endswith("/programs/")
+    settings = page.client.get(f"/programs/{program_id}/settings")
+    assert settings.status_code == 302 and settings.headers["Location"].endswith(f"/programs/{program_id}#settings")
+
+
 # --- Building a flow -------------------------------------------------------------------
 
 
