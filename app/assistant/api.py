@@ -4,7 +4,7 @@ and the AI engine's model status and Ollama checks."""
 import time
 import uuid
 
-from flask import current_app
+from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
@@ -23,8 +23,14 @@ from app.programs import engine
 
 bp = Blueprint("assistant_api", __name__, url_prefix="/api/v1", description="Chat, sessions, memories and AI models")
 EDITORS = (Role.OWNER, Role.ADMIN)
-# AI interactions count per creator (creator-hub-api: 100 an hour).
-ai_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_API_AI"], scope="ai", key_func=rate_limit_key)
+# AI interactions count per creator (creator-hub-api: 100 an hour); a chat message that only answers a
+# program's question is no AI interaction and is not counted (the route says so on `g`).
+ai_limit = limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_API_AI"],
+    scope="ai",
+    key_func=rate_limit_key,
+    deduct_when=lambda _response: g.get("ai_interaction", True),
+)
 
 
 class ProgramTurnSchema(BaseSchema):
@@ -61,6 +67,7 @@ def send_message(data):
     conversation = services.get_or_create_conversation(end_user, data["session_id"])
     program = _program_turn(conversation, data["message"])
     if program is not None:
+        g.ai_interaction = False
         return {
             "response": program["messages"][-1] if program["messages"] else None,
             "session_id": conversation.session_id,

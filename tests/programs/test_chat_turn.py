@@ -3,7 +3,6 @@ says next, however fast a live worker is."""
 
 import threading
 
-from app.extensions import limiter
 from app.jobs import make_worker
 from tests.programs.test_api import create_program, enroll, post
 
@@ -61,11 +60,8 @@ def test_each_answer_carries_the_steps_it_makes_due_while_a_live_worker_waits_fo
     turn = {"user_id": "crm-7", "session_id": session_id}
     with LiveWorker(app):
         # On the old code about 1 answer in 25 raced the worker and came back short or empty.
-        replies = []
-        for n in range(150):
-            if n % 90 == 0:
-                limiter.reset()  # the chat API allows 100 turns an hour
-            replies.append(post(client, creator, "/chat/messages", json=turn | {"message": f"{n} km"}))
+        # 150 answers through an API that allows 100 AI turns an hour: answers to a program are no AI turn.
+        replies = [post(client, creator, "/chat/messages", json=turn | {"message": f"{n} km"}) for n in range(150)]
         done = post(client, creator, "/chat/messages", json=turn | {"message": "done"})
     for reply in replies:
         assert reply.status_code == 200, reply.json
@@ -75,3 +71,12 @@ def test_each_answer_carries_the_steps_it_makes_due_while_a_live_worker_waits_fo
         assert reply.json["response"]["text"] == "How far today?"
     assert done.json["program"]["status"] == "completed"
     assert [m["text"] for m in done.json["program"]["messages"]] == ["See you."]
+
+
+def test_ai_turns_still_count_against_the_ai_limit(app, client, creator, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_API_AI", "2 per hour")
+    turn = {"user_id": "crm-8", "session_id": "s-1"}
+    for _ in range(2):
+        assert post(client, creator, "/chat/messages", json=turn | {"message": "How do I pace?"}).status_code == 200
+    refused = client.post("/api/v1/chat/messages", headers=creator.headers, json=turn | {"message": "And now?"})
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "RATE_LIMIT_EXCEEDED"
