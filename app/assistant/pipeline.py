@@ -37,6 +37,7 @@ PASSAGES = 5
 SOURCE_FLOOR = 0.6  # a passage is cited when it scores at least this share of the best one
 TOPIC_SIMILARITY = 0.55  # MiniLM cosine above which a message is "about" a prohibited topic
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a lone UTF-16 half from JSON: no encoding, no database stores it
 
 
 @dataclass
@@ -61,7 +62,8 @@ class Answer:
 
 
 def clean(text: str) -> str:
-    return _CONTROL.sub("", text).strip()[:MAX_MESSAGE_CHARS]
+    """A message as it may be stored: no control characters, lone surrogates shown as �."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text)).strip()[:MAX_MESSAGE_CHARS]
 
 
 def respond(conversation: Conversation, text: str, on_token: Callable[[str], None] | None = None) -> Turn:

@@ -191,6 +191,12 @@ def _serve(ws, conversation) -> None:
             _handle(ws, conversation, frame)
         except FrameError as error:
             send(ws, type="error", code=error.code, message=str(error))
+        except ConnectionClosed:
+            raise
+        except Exception:  # one frame's failure is that frame's error, not the end of the visitor's socket
+            log.exception("widget frame failed", extra={"conversation_id": str(conversation.id)})
+            db.session.rollback()
+            send(ws, type="error", code="INTERNAL_ERROR", message="Something went wrong with that message; try again.")
         finally:
             db.session.commit()
 
@@ -206,8 +212,9 @@ def _parse(raw) -> dict:
         raise FrameError("BAD_FRAME", "Unknown frame type.")
     if frame["type"] == "text":
         text = frame.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > pipeline.MAX_MESSAGE_CHARS:
+        if not isinstance(text, str) or not pipeline.clean(text) or len(text) > pipeline.MAX_MESSAGE_CHARS:
             raise FrameError("BAD_FRAME", "A text frame needs a 'text' of 1 to 4000 characters.")
+        frame["text"] = pipeline.clean(text)  # every path (AI, program answer) gets storable text
     if frame["type"] == "start_program":
         try:
             frame["program_id"] = uuid.UUID(str(frame.get("program_id")))

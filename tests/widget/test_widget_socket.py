@@ -115,6 +115,22 @@ def test_bad_frames_get_an_error_frame_and_the_socket_stays_up(client, live_serv
     visitor.close()
 
 
+def test_text_no_database_can_store_is_cleaned_and_answered(client, live_server_url, coach_channel, creator):
+    """A lone UTF-16 surrogate or a NUL in a frame used to end the socket (the commit failed)."""
+    visitor, _, _ = connect(client, live_server_url, coach_channel)
+    visitor.ws.send('{"type": "text", "text": "rest days \\ud800 per week?"}')
+    assert visitor.until(lambda f: f.get("done") or f["type"] == "error").get("done")
+    visitor.ws.send('{"type": "text", "text": "and \\u0000 sleep?"}')
+    assert visitor.until(lambda f: f.get("done") or f["type"] == "error").get("done")
+    visitor.send(type="ping")
+    assert visitor.receive()["type"] == "pong"
+    visitor.close()
+    [conversation] = client.get("/api/v1/conversations", headers=creator.headers).json["conversations"]
+    said = client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=creator.headers).json
+    asked = [m["text"] for m in said["messages"] if m["sender"] == "user"]
+    assert asked == ["rest days \ufffd per week?", "and  sleep?"]
+
+
 def test_a_flood_of_messages_is_rate_limited(app, client, live_server_url, coach_channel):
     app.config["WIDGET_MESSAGES_PER_MINUTE"] = 2
     try:
