@@ -197,7 +197,7 @@ def visitor_credential(channel: Channel, visitor_id: str) -> str:
 def resume_visitor(channel: Channel, credential: str | None) -> str | None:
     """The visitor id a valid credential of this channel names; None for anything else
     (missing, forged, expired, another channel's, or a bare id kept by an older widget)."""
-    if not credential:
+    if not credential or not credential.isascii():  # what we sign is ASCII; a lone surrogate would not even encode
         return None
     try:
         data = _credentials().loads(credential, max_age=VISITOR_CREDENTIAL_MAX_AGE)
@@ -216,6 +216,8 @@ def read_visitor_token(token: str | None, channel_id: uuid.UUID) -> str:
     """The visitor id in a valid token for this channel; ApiError(401) otherwise."""
     if not token:
         raise ApiError(401, "A visitor token is required.")
+    if not token.isascii():
+        raise ApiError(401, "The visitor token is invalid.")
     try:
         data = _serializer().loads(token, max_age=current_app.config["WIDGET_TOKEN_TTL_SECONDS"])
     except SignatureExpired as error:

@@ -30,7 +30,7 @@ def test_knowing_a_visitors_id_does_not_open_their_conversation(client, live_ser
     assert theirs["conversation_id"] != hello["conversation_id"] and theirs["history"] == []
 
 
-@pytest.mark.parametrize("case", ["forged", "tampered", "other_channel", "socket_token"])
+@pytest.mark.parametrize("case", ["forged", "tampered", "other_channel", "socket_token", "surrogate", "non_ascii"])
 def test_a_credential_that_is_not_this_channels_starts_a_fresh_visitor(client, live_server_url, creator, case):
     channel, other = create_channel(client, creator), create_channel(client, creator)
     mine = session(client, channel).json
@@ -39,6 +39,8 @@ def test_a_credential_that_is_not_this_channels_starts_a_fresh_visitor(client, l
         "tampered": mine["visitor_credential"][:-2] + ("AA" if not mine["visitor_credential"].endswith("AA") else "BB"),
         "other_channel": session(client, other).json["visitor_credential"],
         "socket_token": mine["token"],
+        "surrogate": "\ud800",  # could not even be encoded to check its signature: it was a 500
+        "non_ascii": "é" + mine["visitor_credential"],
     }[case]
     started = session(client, channel, credential=credential)
     assert started.status_code == 200 and started.json["visitor_id"] != mine["visitor_id"]
