@@ -51,7 +51,7 @@ class Rejected(Exception):
 def authenticate(request: Request, address: str | None) -> Channel:
     """The channel owning `address` whose auth token signed this request; Rejected otherwise."""
     signature = request.headers.get("X-Twilio-Signature")
-    if not signature or not address:
+    if not signature or not address or "\x00" in address:  # no number holds a NUL (PostgreSQL could not look it up)
         raise Rejected("missing signature or address")
     channel = db.session.scalar(
         select(Channel)
@@ -68,6 +68,8 @@ def authenticate(request: Request, address: str | None) -> Channel:
 
 def record(channel: Channel, form) -> InboundEvent | None:
     """Store the message once; None when this MessageSid was already stored."""
+    form = {key: value.replace("\x00", "") for key, value in form.items()}  # text PostgreSQL can store
+    num_media = form.get("NumMedia") or "0"
     event = InboundEvent(
         id=uuid.uuid4(),
         creator_id=channel.creator_id,
@@ -76,7 +78,7 @@ def record(channel: Channel, form) -> InboundEvent | None:
         from_address=form.get("From", "")[:40],
         to_address=form.get("To", "")[:40],
         body=form.get("Body", ""),
-        num_media=int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0,
+        num_media=min(int(num_media), 100) if num_media.isdigit() else 0,  # Twilio allows 10
         kind=keyword_kind(form.get("Body", "")),
     )
     if not event.message_sid:

@@ -44,7 +44,7 @@ def test_whatsapp_is_answered_on_whatsapp(app, client, creator, make_twilio_chan
     assert (user.channel, user.external_id, user.phone_e164) == ("whatsapp", "+15557654321", "+15557654321")
 
 
-@pytest.mark.parametrize("case", ["missing", "wrong", "changed", "unknown_number", "other_url"])
+@pytest.mark.parametrize("case", ["missing", "wrong", "changed", "unknown_number", "other_url", "nul_number"])
 def test_bad_signatures_are_refused_and_nothing_stored(client, line, case, inbound_rows, rows):
     _, token = line
     params = inbound_params()
@@ -59,6 +59,10 @@ def test_bad_signatures_are_refused_and_nothing_stored(client, line, case, inbou
             .compute_signature("http://localhost/webhooks/inbound", params)
         )
         response = signed_post(client, "/webhooks/inbound", params | {"Body": "changed"}, token, signature=signature)
+    elif case == "nul_number":  # PostgreSQL cannot even look such a number up: it was a 500
+        response = signed_post(client, "/webhooks/inbound", inbound_params(to="+1555\x00"), token)
+        status = signed_post(client, "/webhooks/status", {"From": "+1\x00", "MessageSid": "SM1"}, token)
+        assert status.status_code == 403
     elif case == "unknown_number":
         response = signed_post(client, "/webhooks/inbound", inbound_params(to="+15559999999"), token)
     else:
@@ -243,3 +247,11 @@ def test_keyword_reply_is_in_the_conversation(app, client, line, run_jobs):
     run_jobs()
     with app.app_context():
         assert db.session.query(Message).filter_by(sender="system").count() == 1
+
+
+def test_signed_text_with_nul_bytes_is_stored_without_them(client, line, run_jobs, inbound_rows):
+    _, token = line
+    params = inbound_params(body="rest\x00 days?") | {"NumMedia": "9" * 30}
+    assert signed_post(client, "/webhooks/inbound", params, token).status_code == 200
+    [event] = inbound_rows()
+    assert event.body == "rest days?" and event.num_media == 100
