@@ -1,6 +1,7 @@
 """What every API request must be before a view reads it.
 
-Checked once, at the edge, so no view, service or database ever sees it:
+Checked once, at the edge, so no view, service or database ever sees it (the text rules hold
+for pages too):
 
 - JSON nested deeper than MAX_JSON_DEPTH (Python's parser would exhaust its
   stack: a RecursionError, not a ValueError) is a 400, like malformed JSON,
@@ -123,13 +124,15 @@ def _json_body():
         ) from error
 
 
-def check_api_request():
-    """before_request for /api/: refuse what no view should have to handle."""
-    if not request.path.startswith("/api/"):
+def check_request():
+    """before_request for every path but Twilio's (whose signature is checked first, and whose
+    text is cleaned there): refuse what no view should have to handle. Pages get the same
+    refusal as an error page."""
+    if request.path.startswith("/webhooks/"):
         return
     problems = _parameter_problems((request.view_args or {}).items())
     problems += _parameter_problems(request.args.items(multi=True))
-    if request.is_json:
+    if request.is_json and request.path.startswith("/api/"):
         body = _json_body()
         if body is not _NO_BODY and not isinstance(body, dict):
             sent = _JSON_TYPES.get(type(body), "null")
@@ -149,4 +152,4 @@ def check_api_request():
 def init_app(app):
     app.json = SafeJSONProvider(app)
     app.url_map.converters["int"] = Int32Converter
-    app.before_request(check_api_request)
+    app.before_request(check_request)
