@@ -40,6 +40,9 @@ def login_page(client, email, password, next_=None, environ=None):
 )
 def test_login_never_redirects_off_site(client, creator, target):
     response = login_page(client, creator.email, PASSWORD, next_=target)
+    if "\x00" in target:  # refused at the edge, as any URL with a NUL is
+        assert response.status_code == 422 and "Location" not in response.headers
+        return
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
